@@ -1,0 +1,3 @@
+"""dmp: an open shared medical record (Dossier Médical Partagé)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,24 @@
+"""`dmp serve`: the HTTP server (API and pages)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from dmp.cli.common import console, settings
+from dmp.main import create_app
+
+
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="adresse d'écoute (défaut DMP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (défaut DMP_PORT)")] = None,
+) -> None:
+    """Serve the API and the pages."""
+    s = settings()
+    app = create_app(s)
+    host = host or s.host
+    port = port or s.port
+    console.print(f"dmp sur http://{host}:{port}/  (API : /api, documentation : /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

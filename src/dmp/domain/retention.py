@@ -1,0 +1,36 @@
+"""How long a closed record is kept (RULES R4, R16; CSP L1111-18).
+
+A closed record and its traces are kept ten years after closure, then destroyed.
+Within that period the record can be reopened with the holder's consent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+RETENTION_YEARS = 10
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a non-leap target year
+        return day.replace(year=day.year + years, day=28)
+
+
+def retention_ends(closed_at: datetime) -> date:
+    """The first day on which a record closed at `closed_at` may be purged."""
+    return _add_years(closed_at.date(), RETENTION_YEARS)
+
+
+def is_purgeable(closed_at: datetime, as_of: date) -> bool:
+    """CSP L1111-18: purge once ten full years have passed since closure."""
+    return as_of >= retention_ends(closed_at)
+
+
+def purge_candidates_closed_before(as_of: date) -> date:
+    """A coarse bound for the store's query: every purgeable record closed before it.
+
+    The store selects with it; `is_purgeable` decides each candidate.
+    """
+    return _add_years(as_of, -RETENTION_YEARS) + timedelta(days=2)

@@ -1,0 +1,1 @@
+"""Batch imports: pure streaming parsers and runners that feed services in batches."""

@@ -1,0 +1,51 @@
+"""Lines of the legacy records file -> domain values, or a Rejection naming the field.
+
+Columns: ins,family_name,given_names,birth_date,sex,department,opened_at,channel,opened_by
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dmp.domain.errors import DomainError
+from dmp.domain.geography import parse_department
+from dmp.domain.identity import parse_ins, parse_sex
+from dmp.domain.people import Identity, parse_birth_date, parse_name
+from dmp.domain.records import Opening, parse_channel, parse_opened_at, parse_opener
+from dmp.feeds.csvsource import Rejection
+from dmp.services.legacy_import import LegacyLine
+
+COLUMNS = (
+    "ins",
+    "family_name",
+    "given_names",
+    "birth_date",
+    "sex",
+    "department",
+    "opened_at",
+    "channel",
+    "opened_by",
+)
+
+
+def parse_line(line: int, row: dict[str, str], now: datetime) -> LegacyLine | Rejection:
+    try:
+        ins = parse_ins(row["ins"])
+        birth_date = parse_birth_date(row["birth_date"], now.date())
+        identity = Identity(
+            ins,
+            parse_name(row["family_name"], "family_name"),
+            parse_name(row["given_names"], "given_names"),
+            birth_date,
+            parse_sex(row["sex"]),
+        )
+        channel = parse_channel(row["channel"])
+        opening = Opening(
+            channel,
+            parse_opener(channel, row["opened_by"]),
+            parse_department(row["department"]).code,
+            parse_opened_at(row["opened_at"], now),
+        )
+    except DomainError as exc:
+        return Rejection(line, exc.field, exc.code, exc.message)
+    return LegacyLine(line, identity, opening)

@@ -1,0 +1,1 @@
+"""Use cases: load, decide (domain), change, commit, audit — one transaction each."""

@@ -1,0 +1,106 @@
+"""Record lifecycle use cases: open, read, close, reopen (RULES R1–R4)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from dmp.domain import records as rules
+from dmp.domain.audit import AuditAction
+from dmp.domain.errors import NotFound
+from dmp.domain.geography import parse_department
+from dmp.domain.identity import parse_ins
+from dmp.domain.records import Consent, Opening, Record, RecordStatus, parse_holder
+from dmp.domain.time import local_date
+from dmp.services.context import Ctx
+from dmp.services.trail import trace, traced_write
+from dmp.storage import rollups
+from dmp.storage.beneficiaries import find_beneficiary
+from dmp.storage.db import Database
+from dmp.storage.records import find_record, insert_record, replace_purged, save_record
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """What an opener sends, as raw values the domain's parsers validate."""
+
+    ins: str
+    channel: str
+    opened_by: str | None
+    consent_given_by: str
+    informed: bool
+    department: str | None = None  # of residence; the registry's when absent
+
+
+def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
+    """RULES R1, R2: open the record of a consenting beneficiary, once per INS."""
+    ins = parse_ins(request.ins)
+    channel = rules.parse_channel(request.channel)
+    opener = rules.parse_opener(channel, request.opened_by)
+    consent = Consent(parse_holder(request.consent_given_by, "consent.given_by"), request.informed, ctx.now)
+    requested_department = parse_department(request.department).code if request.department else None
+    with traced_write(db, ctx, AuditAction.RECORD_OPEN, ins) as conn:
+        beneficiary = find_beneficiary(conn, ins)
+        existing = find_record(conn, ins, for_update=True)
+        department = requested_department or (beneficiary.department if beneficiary else "")
+        opening = Opening(channel, opener, department, ctx.now)
+        record = rules.open_record(existing, ins, beneficiary, opening, consent, ctx.now)
+        if existing is None:
+            insert_record(conn, record)
+        else:
+            replace_purged(conn, record)
+        key = (local_date(ctx.now), channel.value, department, opener or "")
+        rollups.add_openings(conn, Counter({key: 1}))
+        trace(conn, ctx, AuditAction.RECORD_OPEN, record_ins=ins, detail={"channel": channel.value})
+    return record
+
+
+def get_record(db: Database, ctx: Ctx, ins: str) -> Record:
+    """The record of `ins`, traced as a read; a purged record reads as absent."""
+    ins = parse_ins(ins)
+    with db.write() as conn:
+        record = find_record(conn, ins)
+        if record is None or record.status is RecordStatus.PURGED:
+            raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
+        trace(conn, ctx, AuditAction.RECORD_READ, record_ins=ins)
+    return record
+
+
+def close_record(db: Database, ctx: Ctx, ins: str, by: str, reason: str) -> Record:
+    """RULES R4: the holder or a representative closes the record, giving a reason."""
+    ins = parse_ins(ins)
+    holder = parse_holder(by, "closed_by")
+    with traced_write(db, ctx, AuditAction.RECORD_CLOSE, ins) as conn:
+        before = _load_for_update(conn, ins)
+        after = rules.close_record(before, holder, reason, ctx.now)
+        save_record(conn, before, after)
+        _count_lifecycle(conn, ctx, after, "closed")
+        trace(conn, ctx, AuditAction.RECORD_CLOSE, record_ins=ins, reason=after.close_reason)
+    return after
+
+
+def reopen_record(db: Database, ctx: Ctx, ins: str, given_by: str, informed: bool) -> Record:
+    """RULES R4: reopen a closed record within its retention period, with consent."""
+    ins = parse_ins(ins)
+    consent = Consent(parse_holder(given_by, "consent.given_by"), informed, ctx.now)
+    with traced_write(db, ctx, AuditAction.RECORD_REOPEN, ins) as conn:
+        before = _load_for_update(conn, ins)
+        after = rules.reopen_record(before, consent, ctx.now)
+        save_record(conn, before, after)
+        _count_lifecycle(conn, ctx, after, "reopened")
+        trace(conn, ctx, AuditAction.RECORD_REOPEN, record_ins=ins)
+    return after
+
+
+def _load_for_update(conn: Connection, ins: str) -> Record:
+    record = find_record(conn, ins, for_update=True)
+    if record is None:
+        raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
+    return record
+
+
+def _count_lifecycle(conn: Connection, ctx: Ctx, record: Record, column: str) -> None:
+    day = local_date(ctx.now)
+    rollups.add_lifecycle(conn, day, record.opening.channel.value, record.opening.department, column)

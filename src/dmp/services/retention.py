@@ -1,0 +1,53 @@
+"""Purging records ten years after closure (RULES R4; CSP L1111-18)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from dmp.domain import records as rules
+from dmp.domain.audit import AuditAction
+from dmp.domain.retention import is_purgeable, purge_candidates_closed_before
+from dmp.services.context import Ctx
+from dmp.services.trail import trace
+from dmp.storage.db import Database
+from dmp.storage.records import find_closed_before, save_record
+
+PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    ins: str
+    closed_at: datetime
+
+
+def purge_expired(db: Database, ctx: Ctx, as_of: date) -> list[Purged]:
+    """Purge every record closed more than ten years before `as_of`.
+
+    Each page is its own transaction, so an interruption keeps what was done and a
+    rerun continues; each purge leaves an audit event in the record's chain.
+    """
+    purged: list[Purged] = []
+    after = ""
+    bound = purge_candidates_closed_before(as_of)
+    while True:
+        with db.write() as conn:
+            page = find_closed_before(conn, bound, PAGE, after)
+            for record in page:
+                assert record.closed_at is not None
+                if not is_purgeable(record.closed_at, as_of):
+                    continue
+                gone = rules.purge_record(record, as_of, ctx.now)
+                save_record(conn, record, gone)
+                trace(
+                    conn,
+                    ctx,
+                    AuditAction.RECORD_PURGE,
+                    record_ins=record.ins,
+                    detail={"closed_at": record.closed_at.isoformat(), "as_of": as_of.isoformat()},
+                )
+                purged.append(Purged(record.ins, record.closed_at))
+        if len(page) < PAGE:
+            return purged
+        after = page[-1].ins

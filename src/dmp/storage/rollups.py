@@ -1,0 +1,96 @@
+"""Opening rollups, updated in the same transaction as each opening and closure,
+so that statistics never scan the records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import Connection, func, select
+
+from dmp.storage.dialect import upsert
+from dmp.storage.schema import openings_by_opener as by_opener
+from dmp.storage.schema import openings_daily as daily
+
+# (local day, channel, department, opener or '')
+OpeningKey = tuple[date, str, str, str]
+
+
+def add_openings(conn: Connection, openings: Counter[OpeningKey]) -> None:
+    """Count openings (one or a batch) in both rollups."""
+    if not openings:
+        return
+    per_department: Counter[tuple[date, str, str]] = Counter()
+    per_opener: Counter[tuple[date, str, str]] = Counter()
+    for (day, channel, department, opener), n in openings.items():
+        per_department[(day, channel, department)] += n
+        per_opener[(day, channel, opener)] += n
+    stmt = upsert(conn, daily)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["day", "channel", "department"],
+            set_={"opened": daily.c.opened + stmt.excluded.opened},
+        ),
+        [
+            {"day": d, "channel": c, "department": dep, "opened": n, "closed": 0, "reopened": 0}
+            for (d, c, dep), n in sorted(per_department.items())
+        ],
+    )
+    stmt = upsert(conn, by_opener)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["day", "channel", "opener"],
+            set_={"opened": by_opener.c.opened + stmt.excluded.opened},
+        ),
+        [{"day": d, "channel": c, "opener": o, "opened": n} for (d, c, o), n in sorted(per_opener.items())],
+    )
+
+
+def add_lifecycle(conn: Connection, day: date, channel: str, department: str, column: str) -> None:
+    """Count a closure ('closed') or a reopening ('reopened') on `day`."""
+    assert column in ("closed", "reopened")
+    stmt = upsert(conn, daily)
+    values = {"day": day, "channel": channel, "department": department, "opened": 0, "closed": 0, "reopened": 0}
+    values[column] = 1
+    conn.execute(
+        stmt.values(values).on_conflict_do_update(
+            index_elements=["day", "channel", "department"],
+            set_={column: daily.c[column] + 1},
+        )
+    )
+
+
+def openings_grouped(
+    conn: Connection, dimension: str, start: date | None, end: date, channel: str | None
+) -> list[tuple[object, str, int]]:
+    """Openings in [start, end] grouped by `dimension` (and channel): (value, channel, n)."""
+    table = by_opener if dimension == "opener" else daily
+    column = table.c[dimension]
+    query = select(column, table.c.channel, func.sum(table.c.opened)).where(table.c.day <= end)
+    if start is not None:
+        query = query.where(table.c.day >= start)
+    if channel is not None:
+        query = query.where(table.c.channel == channel)
+    query = query.group_by(column, table.c.channel).having(func.sum(table.c.opened) > 0)
+    return [(v, c, int(n)) for v, c, n in conn.execute(query)]
+
+
+def lifecycle_totals(conn: Connection, end: date) -> tuple[int, int, int]:
+    """(opened, closed, reopened) up to and including `end`, all channels."""
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(daily.c.opened), 0),
+            func.coalesce(func.sum(daily.c.closed), 0),
+            func.coalesce(func.sum(daily.c.reopened), 0),
+        ).where(daily.c.day <= end)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def pharmacy_openings(conn: Connection, start: date, end: date, channel: str) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        select(by_opener.c.opener, func.sum(by_opener.c.opened))
+        .where(by_opener.c.channel == channel, by_opener.c.day >= start, by_opener.c.day <= end)
+        .group_by(by_opener.c.opener)
+    )
+    return [(o, int(n)) for o, n in rows]

@@ -1,0 +1,119 @@
+"""The tables (SQLAlchemy Core). Every table holding patient data leads with the
+record's key (the INS) so data can be partitioned by patient without a redesign.
+
+Timestamps are stored in UTC; local (Europe/Paris) dates are computed on write
+where statistics need them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+INS = String(15)
+UTC_TIME = DateTime(timezone=True)
+
+beneficiary = Table(
+    "beneficiary",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("family_name", String(100), nullable=False),
+    Column("given_names", String(100), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("department", String(3), nullable=False),
+    Column("regime", String(32), nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+)
+
+record = Table(
+    "record",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("status", String(8), nullable=False),
+    Column("source", String(8), nullable=False),
+    # Identity traits; emptied when the record is purged.
+    Column("family_name", String(100)),
+    Column("given_names", String(100)),
+    Column("birth_date", Date),
+    Column("sex", String(1)),
+    Column("channel", String(16), nullable=False),
+    Column("opened_by", String(16)),
+    Column("department", String(3), nullable=False),
+    Column("opened_at", UTC_TIME, nullable=False),
+    Column("opened_day", Date, nullable=False),  # local date, for the rollups
+    Column("consent_given_by", String(24)),
+    Column("closed_at", UTC_TIME, index=True),
+    Column("closed_by", String(24)),
+    Column("close_reason", String(500)),
+    Column("reopened_at", UTC_TIME),
+    Column("purged_at", UTC_TIME),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+# Openings per local day × channel × department; closures and reopenings on the day
+# they happen, under the record's opening channel and department.
+openings_daily = Table(
+    "openings_daily",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("department", String(3), nullable=False),
+    Column("opened", BigInteger, nullable=False, default=0),
+    Column("closed", BigInteger, nullable=False, default=0),
+    Column("reopened", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("day", "channel", "department"),
+)
+
+# Openings per local day × channel × opener ('' for the holder online).
+openings_by_opener = Table(
+    "openings_by_opener",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("opener", String(16), nullable=False),
+    Column("opened", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("day", "channel", "opener"),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("chain", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", UTC_TIME, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("event", Text, nullable=False),  # canonical JSON, what the hash covers
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    PrimaryKeyConstraint("chain", "seq"),
+)
+
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("chain", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

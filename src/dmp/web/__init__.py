@@ -1,0 +1,1 @@
+"""Server-rendered pages (French): the operator's openings dashboard first."""
