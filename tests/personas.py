@@ -15,10 +15,22 @@ def make_ins(sex_digit: str, born: date, place: str, serial: str) -> str:
     return first13 + ins_key(first13)
 
 
-ALICE = Identity(make_ins("2", date(1985, 3, 14), "75056", "123"), "Martin", "Alice Marie", date(1985, 3, 14), "F")
-BOB = Identity(make_ins("1", date(1950, 11, 2), "2A004", "045"), "Santoni", "Bernard", date(1950, 11, 2), "M")
-LEO = Identity(make_ins("1", date(2015, 6, 30), "13055", "201"), "Durand", "Léo", date(2015, 6, 30), "M")  # a minor
-ZOE = Identity(make_ins("2", date(1992, 8, 21), "97411", "301"), "Payet", "Zoé", date(1992, 8, 21), "F")
+ALICE = Identity(
+    make_ins("2", date(1985, 3, 14), "75056", "123"),
+    "Martin",
+    "Alice Marie",
+    date(1985, 3, 14),
+    "F",
+)
+BOB = Identity(
+    make_ins("1", date(1950, 11, 2), "2A004", "045"), "Santoni", "Bernard", date(1950, 11, 2), "M"
+)
+LEO = Identity(
+    make_ins("1", date(2015, 6, 30), "13055", "201"), "Durand", "Léo", date(2015, 6, 30), "M"
+)  # a minor
+ZOE = Identity(
+    make_ins("2", date(1992, 8, 21), "97411", "301"), "Payet", "Zoé", date(1992, 8, 21), "F"
+)
 
 ALICE_BENEFICIARY = Beneficiary(ALICE, "75", "01")
 BOB_BENEFICIARY = Beneficiary(BOB, "2A", "01")

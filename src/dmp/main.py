@@ -9,7 +9,7 @@ from dmp.api import outcomes
 from dmp.api.routes import api_router
 from dmp.config import Settings
 from dmp.storage.db import Database
-from dmp.web.routes import web_router, mount_static
+from dmp.web.routes import mount_static, web_router
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:

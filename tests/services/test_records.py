@@ -14,18 +14,28 @@ from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import system_ctx
 from dmp.services.retention import purge_expired
 from dmp.storage.db import Database
-from tests.personas import ALICE, ALICE_BENEFICIARY, BOB_BENEFICIARY, LEO, LEO_BENEFICIARY, PHARMACY, ZOE
+from tests.personas import (
+    ALICE,
+    ALICE_BENEFICIARY,
+    BOB_BENEFICIARY,
+    LEO,
+    LEO_BENEFICIARY,
+    PHARMACY,
+    ZOE,
+)
 
 NOW = datetime(2018, 11, 6, 10, 0, tzinfo=UTC)
 
 
-def at(now: datetime = NOW):  # noqa: ANN201
+def at(now: datetime = NOW):
     return system_ctx(now, "test")
 
 
 @pytest.fixture
 def registry(db: Database) -> Database:
-    load_beneficiaries_batch(db, at(), [ALICE_BENEFICIARY, BOB_BENEFICIARY, LEO_BENEFICIARY], "test")
+    load_beneficiaries_batch(
+        db, at(), [ALICE_BENEFICIARY, BOB_BENEFICIARY, LEO_BENEFICIARY], "test"
+    )
     return db
 
 
@@ -56,7 +66,9 @@ def test_r1_opening_twice_is_a_conflict_not_a_duplicate(registry: Database) -> N
 
 def test_opening_for_someone_not_in_the_registry_is_refused(registry: Database) -> None:
     with pytest.raises(Refused) as err:
-        records.open_record(registry, at(), records.OpenRequest(ZOE.ins, "online", None, "holder", True))
+        records.open_record(
+            registry, at(), records.OpenRequest(ZOE.ins, "online", None, "holder", True)
+        )
     assert err.value.code == "NOT_BENEFICIARY"
     with pytest.raises(NotFound):
         records.get_record(registry, at(), ZOE.ins)
@@ -64,7 +76,9 @@ def test_opening_for_someone_not_in_the_registry_is_refused(registry: Database) 
 
 def test_r3_a_minor_record_needs_a_legal_representative_consent(registry: Database) -> None:
     with pytest.raises(Refused) as err:
-        records.open_record(registry, at(), records.OpenRequest(LEO.ins, "online", None, "holder", True))
+        records.open_record(
+            registry, at(), records.OpenRequest(LEO.ins, "online", None, "holder", True)
+        )
     assert err.value.field == "consent.given_by"
     records.open_record(
         registry, at(), records.OpenRequest(LEO.ins, "online", None, "legal_representative", True)
@@ -74,7 +88,9 @@ def test_r3_a_minor_record_needs_a_legal_representative_consent(registry: Databa
 def test_bad_ins_key_is_invalid_input_naming_the_field(registry: Database) -> None:
     bad = ALICE.ins[:13] + ("00" if ALICE.ins[13:] != "00" else "01")
     with pytest.raises(InvalidInput) as err:
-        records.open_record(registry, at(), records.OpenRequest(bad, "online", None, "holder", True))
+        records.open_record(
+            registry, at(), records.OpenRequest(bad, "online", None, "holder", True)
+        )
     assert (err.value.code, err.value.field) == ("INS_KEY", "ins")
 
 
@@ -84,7 +100,9 @@ def test_r4_close_reopen_and_close_twice(registry: Database) -> None:
     with pytest.raises(Conflict) as err:
         records.close_record(registry, at(NOW + timedelta(days=2)), ALICE.ins, "holder", "encore")
     assert err.value.code == "RECORD_ALREADY_CLOSED"
-    reopened = records.reopen_record(registry, at(NOW + timedelta(days=3)), ALICE.ins, "holder", True)
+    reopened = records.reopen_record(
+        registry, at(NOW + timedelta(days=3)), ALICE.ins, "holder", True
+    )
     assert reopened.status is RecordStatus.OPEN
 
 
@@ -96,5 +114,7 @@ def test_r4_purge_after_ten_years_then_reopen_is_refused(registry: Database) -> 
     purged = purge_expired(registry, at(closed), date(2028, 11, 7))
     assert [p.ins for p in purged] == [ALICE.ins]
     with pytest.raises(Conflict) as err:
-        records.reopen_record(registry, at(datetime(2028, 11, 8, tzinfo=UTC)), ALICE.ins, "holder", True)
+        records.reopen_record(
+            registry, at(datetime(2028, 11, 8, tzinfo=UTC)), ALICE.ins, "holder", True
+        )
     assert err.value.code == "RECORD_PURGED"

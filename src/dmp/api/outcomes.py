@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from dmp.api.json import FhirJson
 from starlette.exceptions import HTTPException
 
+from dmp.api.json import FhirJson
 from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
 
 # (HTTP status, FHIR issue type) per domain error class.

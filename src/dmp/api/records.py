@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends
-from dmp.api.json import Json
 from pydantic import BaseModel, ConfigDict, Field
 
 from dmp.api import deps
+from dmp.api.json import Json
 from dmp.domain.records import Record
 from dmp.domain.time import PARIS
 from dmp.services import records as service
@@ -73,10 +73,17 @@ def record_json(record: Record) -> dict[str, Any]:
 
 def open_record(body: OpenIn, db: DbDep, ctx: CtxDep) -> Json:
     request = service.OpenRequest(
-        body.ins, body.channel, body.opened_by, body.consent.given_by, body.consent.informed, body.department
+        body.ins,
+        body.channel,
+        body.opened_by,
+        body.consent.given_by,
+        body.consent.informed,
+        body.department,
     )
     record = service.open_record(db, ctx, request)
-    return Json(record_json(record), status_code=201, headers={"Location": f"/api/records/{record.ins}"})
+    return Json(
+        record_json(record), status_code=201, headers={"Location": f"/api/records/{record.ins}"}
+    )
 
 
 def read_record(ins: str, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
@@ -88,4 +95,6 @@ def close_record(ins: str, body: CloseIn, db: DbDep, ctx: CtxDep) -> dict[str, A
 
 
 def reopen_record(ins: str, body: ReopenIn, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
-    return record_json(service.reopen_record(db, ctx, ins, body.consent.given_by, body.consent.informed))
+    return record_json(
+        service.reopen_record(db, ctx, ins, body.consent.given_by, body.consent.informed)
+    )

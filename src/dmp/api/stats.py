@@ -10,9 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from dmp.api.json import Json
-
 from dmp.api import deps
+from dmp.api.json import Json
 from dmp.config import Settings
 from dmp.domain.stats import make_openings_query
 from dmp.services import stats as service
@@ -25,7 +24,9 @@ def openings(
     db: DbDep,
     to: Annotated[date, Query(description="last local day (Europe/Paris), inclusive")],
     by: Annotated[str, Query(description="channel|region|department|opener|week|day")],
-    from_: Annotated[date | None, Query(alias="from", description="first local day, inclusive")] = None,
+    from_: Annotated[
+        date | None, Query(alias="from", description="first local day, inclusive")
+    ] = None,
     cumulative: bool = False,
     channel: str | None = None,
     format: Literal["json", "csv"] = "json",
@@ -51,7 +52,9 @@ def pharmacy_fees(
         body: list[dict[str, Any]] = [
             {"finess": f.finess, "openings": f.openings, "amount_eur": str(f.amount)} for f in fees
         ]
-        return Json({"month": month, "unit_fee_eur": str(settings.pharmacy_fee_eur), "pharmacies": body})
+        return Json(
+            {"month": month, "unit_fee_eur": str(settings.pharmacy_fee_eur), "pharmacies": body}
+        )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["finess", "openings", "amount_eur"])

@@ -16,4 +16,5 @@ def upgrade_cmd() -> None:
     s = settings()
     db = database(s)
     upgrade(db)
-    console.print(f"Schéma à jour (révision {current_revision(db)}) : {db.url.render_as_string(hide_password=True)}")
+    where = db.url.render_as_string(hide_password=True)
+    console.print(f"Schéma à jour (révision {current_revision(db)}) : {where}")

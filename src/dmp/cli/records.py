@@ -18,17 +18,28 @@ from dmp.services.retention import purge_expired
 
 def open_cmd(
     ins: Annotated[str, typer.Option(help="INS du titulaire (15 caractères)")],
-    channel: Annotated[str, typer.Option(help="online|pharmacy|insurer|professional|establishment")],
-    opened_by: Annotated[str, typer.Option(help="FINESS, RPPS ou code de l'accueil ; vide en ligne")] = "",
+    channel: Annotated[
+        str, typer.Option(help="online|pharmacy|insurer|professional|establishment")
+    ],
+    opened_by: Annotated[
+        str, typer.Option(help="FINESS, RPPS ou code de l'accueil ; vide en ligne")
+    ] = "",
     consent_by: Annotated[str, typer.Option(help="holder|legal_representative")] = "holder",
-    informed: Annotated[bool, typer.Option(help="le titulaire a reçu l'information (CSP R1111-40)")] = False,
-    department: Annotated[str, typer.Option(help="département de résidence (défaut : registre)")] = "",
+    informed: Annotated[
+        bool, typer.Option(help="le titulaire a reçu l'information (CSP R1111-40)")
+    ] = False,
+    department: Annotated[
+        str, typer.Option(help="département de résidence (défaut : registre)")
+    ] = "",
 ) -> None:
     """Open a record for a consenting beneficiary."""
-    request = service.OpenRequest(ins, channel, opened_by or None, consent_by, informed, department or None)
+    request = service.OpenRequest(
+        ins, channel, opened_by or None, consent_by, informed, department or None
+    )
     with domain_errors():
         record = service.open_record(database(), ctx(), request)
-    console.print(f"Dossier ouvert : {record.ins} ({record.opening.channel.value}, département {record.opening.department})")
+    o = record.opening
+    console.print(f"Dossier ouvert : {record.ins} ({o.channel.value}, département {o.department})")
 
 
 def close_cmd(
@@ -53,13 +64,17 @@ def reopen_cmd(
     console.print(f"Dossier rouvert : {record.ins}")
 
 
-def purge_cmd(as_of: Annotated[str, typer.Option("--as-of", help="date de référence YYYY-MM-DD")]) -> None:
+def purge_cmd(
+    as_of: Annotated[str, typer.Option("--as-of", help="date de référence YYYY-MM-DD")],
+) -> None:
     """Purge every record closed more than 10 years before --as-of (CSP L1111-18)."""
     day = parse_day(as_of, "--as-of")
     purged = purge_expired(database(), ctx(), day)
     for p in purged:
         console.print(f"purgé {p.ins} (fermé le {p.closed_at.date().isoformat()})")
-    console.print(f"{len(purged)} dossier(s) purgé(s) au {day.isoformat()} ; chaque purge est tracée.")
+    console.print(
+        f"{len(purged)} dossier(s) purgé(s) au {day.isoformat()} ; chaque purge est tracée."
+    )
 
 
 def _report(summary: ImportSummary) -> None:
@@ -72,14 +87,21 @@ def _report(summary: ImportSummary) -> None:
 
 def import_records_cmd(
     file: Annotated[Path, typer.Argument(help="CSV UTF-8 des dossiers existants")],
-    rejects: Annotated[Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
     progress: Annotated[bool, typer.Option(help="barre de progression")] = True,
 ) -> None:
     """Migrate records opened in the legacy system (idempotent; rejects per line)."""
     try:
         summary = import_records_file(
-            database(), ctx(), file, rejects or file.with_suffix(".rejects.csv"), batch_size, progress
+            database(),
+            ctx(),
+            file,
+            rejects or file.with_suffix(".rejects.csv"),
+            batch_size,
+            progress,
         )
     except CsvFileError as exc:
         errors.print(f"[red]Fichier illisible[/red] : {exc}")
@@ -89,14 +111,21 @@ def import_records_cmd(
 
 def import_beneficiaries_cmd(
     file: Annotated[Path, typer.Argument(help="CSV UTF-8 du registre des bénéficiaires")],
-    rejects: Annotated[Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
     progress: Annotated[bool, typer.Option(help="barre de progression")] = True,
 ) -> None:
     """Load or refresh the insurer's registry of beneficiaries."""
     try:
         summary = import_beneficiaries_file(
-            database(), ctx(), file, rejects or file.with_suffix(".rejects.csv"), batch_size, progress
+            database(),
+            ctx(),
+            file,
+            rejects or file.with_suffix(".rejects.csv"),
+            batch_size,
+            progress,
         )
     except CsvFileError as exc:
         errors.print(f"[red]Fichier illisible[/red] : {exc}")

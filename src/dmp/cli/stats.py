@@ -19,10 +19,14 @@ app = typer.Typer(help="Statistiques d'ouverture des dossiers.", no_args_is_help
 
 @app.command("openings")
 def openings_cmd(
-    to: Annotated[str, typer.Option("--to", help="dernier jour inclus (YYYY-MM-DD, heure de Paris)")],
+    to: Annotated[
+        str, typer.Option("--to", help="dernier jour inclus (YYYY-MM-DD, heure de Paris)")
+    ],
     by: Annotated[str, typer.Option("--by", help="channel|region|department|opener|week|day")],
     from_: Annotated[str | None, typer.Option("--from", help="premier jour inclus")] = None,
-    cumulative: Annotated[bool, typer.Option("--cumulative", help="depuis le premier dossier")] = False,
+    cumulative: Annotated[
+        bool, typer.Option("--cumulative", help="depuis le premier dossier")
+    ] = False,
     channel: Annotated[str | None, typer.Option("--channel", help="un seul canal")] = None,
     format: Annotated[str, typer.Option("--format", help="table|json|csv")] = "table",
 ) -> None:
@@ -40,7 +44,9 @@ def openings_cmd(
         writer.writerow(["key", "label", "count"])
         writer.writerows((g.key, g.label, g.count) for g in report.groups)
     else:
-        period = f"{query.start.isoformat() if query.start else 'origine'} → {query.end.isoformat()}"
+        period = (
+            f"{query.start.isoformat() if query.start else 'origine'} → {query.end.isoformat()}"
+        )
         table = Table(title=f"Ouvertures par {by}, {period}")
         table.add_column("clé")
         table.add_column("libellé")

@@ -30,7 +30,9 @@ def departments() -> dict[str, Department]:
     text = resources.files("dmp.domain").joinpath("data/departments.csv").read_text("utf-8")
     rows = csv.DictReader(io.StringIO(text))
     return {
-        r["department"]: Department(r["department"], r["department_name"], r["region"], r["region_name"])
+        r["department"]: Department(
+            r["department"], r["department_name"], r["region"], r["region_name"]
+        )
         for r in rows
     }
 

@@ -56,7 +56,9 @@ def parse_ins(value: object, field: str = "ins") -> str:
             "INS_SEX_DIGIT", f"first character must be 1, 2, 3, 4, 7 or 8, got {ins[0]!r}", field
         )
     if not ins[1:5].isdigit():
-        raise InvalidInput("INS_FORMAT", "characters 2–5 (birth year and month) must be digits", field)
+        raise InvalidInput(
+            "INS_FORMAT", "characters 2–5 (birth year and month) must be digits", field
+        )
     month = int(ins[3:5])
     if not (1 <= month <= 12 or month == 20 or 30 <= month <= 42 or month >= 50):
         raise InvalidInput("INS_MONTH", f"birth month {ins[3:5]} is not a valid NIR month", field)
@@ -160,7 +162,9 @@ def parse_insurer_office(value: object, field: str = "opened_by") -> str:
         raise InvalidInput("OFFICE_FORMAT", exc.message, field) from None
     if not _INSURER_OFFICE.fullmatch(code):
         raise InvalidInput(
-            "OFFICE_FORMAT", f"insurer office code must be 3–12 letters or digits, got {value!r}", field
+            "OFFICE_FORMAT",
+            f"insurer office code must be 3–12 letters or digits, got {value!r}",
+            field,
         )
     return code
 

@@ -64,7 +64,9 @@ def parse_birth_date(value: object, today: date, field: str = "birth_date") -> d
         try:
             born = date.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidInput("DATE", f"expected a date YYYY-MM-DD, got {value!r}", field) from None
+            raise InvalidInput(
+                "DATE", f"expected a date YYYY-MM-DD, got {value!r}", field
+            ) from None
         if len(value.strip()) != 10:
             raise InvalidInput("DATE", f"expected a date YYYY-MM-DD, got {value!r}", field)
     if born > today:

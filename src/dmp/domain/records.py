@@ -63,7 +63,7 @@ class Holder(StrEnum):
 
 def parse_holder(value: object, field: str) -> Holder:
     try:
-        return Holder(value)
+        return Holder(str(value))
     except ValueError:
         allowed = ", ".join(h.value for h in Holder)
         raise InvalidInput("HOLDER", f"must be one of {allowed}, got {value!r}", field) from None
@@ -112,7 +112,7 @@ class Record:
 
 def parse_channel(value: object, field: str = "channel") -> Channel:
     try:
-        return Channel(value.strip().lower() if isinstance(value, str) else value)
+        return Channel(value.strip().lower() if isinstance(value, str) else str(value))
     except ValueError:
         allowed = ", ".join(c.value for c in Channel)
         raise InvalidInput("CHANNEL", f"must be one of {allowed}, got {value!r}", field) from None
@@ -146,7 +146,9 @@ def parse_opened_at(value: object, now: datetime, field: str = "opened_at") -> d
             at = datetime.fromisoformat(value.strip())
         except ValueError:
             raise InvalidInput(
-                "DATETIME", f"expected ISO 8601 with offset, e.g. 2018-11-06T09:30:00+01:00, got {value!r}", field
+                "DATETIME",
+                f"expected ISO 8601 with offset, e.g. 2018-11-06T09:30:00+01:00, got {value!r}",
+                field,
             ) from None
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput("DATETIME_OFFSET", f"{value!r} lacks a UTC offset", field)
@@ -194,19 +196,25 @@ def open_record(
     _refuse_existing(existing)
     if beneficiary is None:
         raise Refused(
-            "NOT_BENEFICIARY", f"{ins} is not in the registry of social-security beneficiaries", "ins"
+            "NOT_BENEFICIARY",
+            f"{ins} is not in the registry of social-security beneficiaries",
+            "ins",
         )
     if opening.opened_at > now + CLOCK_SKEW:
         raise InvalidInput("DATETIME_FUTURE", "opening date is in the future", "opened_at")
     _check_consent(beneficiary.identity, consent, local_date(opening.opened_at))
-    return Record(ins, beneficiary.identity, RecordStatus.OPEN, opening, Source.OPENED, consent.given_by)
+    return Record(
+        ins, beneficiary.identity, RecordStatus.OPEN, opening, Source.OPENED, consent.given_by
+    )
 
 
 def migrate_record(existing: Record | None, identity: Identity, opening: Opening) -> Record:
     """A record opened in the legacy system, with consent collected there."""
     _refuse_existing(existing)
     if opening.opened_at.date() < identity.birth_date:
-        raise InvalidInput("OPENED_BEFORE_BIRTH", "the record was opened before the birth date", "opened_at")
+        raise InvalidInput(
+            "OPENED_BEFORE_BIRTH", "the record was opened before the birth date", "opened_at"
+        )
     return Record(identity.ins, identity, RecordStatus.OPEN, opening, Source.LEGACY, None)
 
 
@@ -236,11 +244,17 @@ def close_record(record: Record, by: Holder, reason: str, now: datetime) -> Reco
     """RULES R4: the holder (or a representative) may close the record at any time."""
     if record.status is RecordStatus.CLOSED:
         raise Conflict(
-            "RECORD_ALREADY_CLOSED", f"the record was already closed on {_day(record.closed_at)}", "ins"
+            "RECORD_ALREADY_CLOSED",
+            f"the record was already closed on {_day(record.closed_at)}",
+            "ins",
         )
     _refuse_purged(record)
     return replace(
-        record, status=RecordStatus.CLOSED, closed_at=now, closed_by=by, close_reason=parse_reason(reason)
+        record,
+        status=RecordStatus.CLOSED,
+        closed_at=now,
+        closed_by=by,
+        close_reason=parse_reason(reason),
     )
 
 
@@ -249,7 +263,8 @@ def reopen_record(record: Record, consent: Consent, now: datetime) -> Record:
     _refuse_purged(record)
     if record.status is RecordStatus.OPEN:
         raise Conflict("RECORD_NOT_CLOSED", "the record is open", "ins")
-    assert record.closed_at is not None and record.identity is not None
+    assert record.closed_at is not None
+    assert record.identity is not None
     if is_purgeable(record.closed_at, now.date()):
         raise Refused(
             "RETENTION_OVER",
@@ -279,7 +294,9 @@ def purge_record(record: Record, as_of: date, now: datetime) -> Record:
             f"kept until {retention_ends(record.closed_at).isoformat()} (10 years after closure)",
             "ins",
         )
-    return replace(record, identity=None, close_reason=None, status=RecordStatus.PURGED, purged_at=now)
+    return replace(
+        record, identity=None, close_reason=None, status=RecordStatus.PURGED, purged_at=now
+    )
 
 
 def _refuse_purged(record: Record) -> None:

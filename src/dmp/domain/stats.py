@@ -98,7 +98,9 @@ def make_openings_query(
             chosen = Channel(channel)
         except ValueError:
             allowed = ", ".join(c.value for c in Channel)
-            raise InvalidInput("CHANNEL", f"must be one of {allowed}, got {channel!r}", "channel") from None
+            raise InvalidInput(
+                "CHANNEL", f"must be one of {allowed}, got {channel!r}", "channel"
+            ) from None
     return OpeningsQuery(start, end, group_by, chosen)
 
 
@@ -140,7 +142,9 @@ def _key_and_label(by: GroupBy, value: object, channel: str) -> tuple[str, str]:
 
 def _fill_time_gaps(query: OpeningsQuery, counts: dict[str, int], labels: dict[str, str]) -> None:
     """Weeks or days without openings, between the first and last with some, count 0."""
-    days = sorted(date.fromisoformat(k) if query.by is GroupBy.DAY else _week_monday(k) for k in counts)
+    days = sorted(
+        date.fromisoformat(k) if query.by is GroupBy.DAY else _week_monday(k) for k in counts
+    )
     first, last = days[0], days[-1]
     if (last - first).days > MAX_FILLED_DAYS:
         return
@@ -167,7 +171,10 @@ class PharmacyFee:
 
 def pharmacy_fees(rows: Iterable[tuple[str, int]], unit_fee: Decimal) -> list[PharmacyFee]:
     """RULES R2: a pharmacy is paid a fixed fee (1 € in 2018) per record it opens."""
-    fees = [PharmacyFee(finess, int(n), (unit_fee * int(n)).quantize(Decimal("0.01"))) for finess, n in rows]
+    fees = [
+        PharmacyFee(finess, int(n), (unit_fee * int(n)).quantize(Decimal("0.01")))
+        for finess, n in rows
+    ]
     return sorted(fees, key=lambda f: f.finess)
 
 

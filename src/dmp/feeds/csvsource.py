@@ -70,7 +70,10 @@ class CsvSource:
                     continue
                 if len(fields) != len(header):
                     yield Rejection(
-                        start, None, "FIELD_COUNT", f"expected {len(header)} fields, got {len(fields)}"
+                        start,
+                        None,
+                        "FIELD_COUNT",
+                        f"expected {len(header)} fields, got {len(fields)}",
                     )
                     continue
                 yield start, {c: fields[p] for c, p in zip(self.columns, positions, strict=True)}
@@ -107,7 +110,9 @@ class CsvSource:
                 text = chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
                 undecodable.append(
-                    Rejection(self._line, None, "ENCODING", f"not valid UTF-8 (byte {exc.start + 1})")
+                    Rejection(
+                        self._line, None, "ENCODING", f"not valid UTF-8 (byte {exc.start + 1})"
+                    )
                 )
                 continue
             physical.append(self._line)

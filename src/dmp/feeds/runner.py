@@ -64,7 +64,12 @@ class RejectFile:
             self._writer = csv.DictWriter(self._handle, ["line", "field", "code", "reason"])
             self._writer.writeheader()
         self._writer.writerow(
-            {"line": rejection.line, "field": rejection.field or "", "code": rejection.code, "reason": rejection.reason}
+            {
+                "line": rejection.line,
+                "field": rejection.field or "",
+                "code": rejection.code,
+                "reason": rejection.reason,
+            }
         )
 
     def close(self) -> None:
@@ -102,12 +107,17 @@ class CsvImport(Generic[T]):
         )
         try:
             with progress:
-                task = progress.add_task(self.source.path.name, total=self.source.size or 1, lines=0, rate=0.0)
+                task = progress.add_task(
+                    self.source.path.name, total=self.source.size or 1, lines=0, rate=0.0
+                )
                 for batch in batched(iter(self.source), self.batch_size):
                     self._run_batch(batch, summary)
                     elapsed = progress.tasks[0].elapsed or 1e-9
                     progress.update(
-                        task, completed=self.source.bytes_read, lines=summary.read, rate=summary.read / elapsed
+                        task,
+                        completed=self.source.bytes_read,
+                        lines=summary.read,
+                        rate=summary.read / elapsed,
                     )
         finally:
             self.rejects.close()
@@ -115,7 +125,9 @@ class CsvImport(Generic[T]):
             summary.rejects_path = self.rejects.path
         return summary
 
-    def _run_batch(self, batch: list[tuple[int, dict[str, str]] | Rejection], summary: ImportSummary) -> None:
+    def _run_batch(
+        self, batch: list[tuple[int, dict[str, str]] | Rejection], summary: ImportSummary
+    ) -> None:
         good: list[T] = []
         rejected: list[Rejection] = []
         for item in batch:

@@ -47,7 +47,9 @@ class BatchResult:
     conflicts: list[LineConflict] = field(default_factory=list)
 
 
-def import_legacy_batch(db: Database, ctx: Ctx, lines: list[LegacyLine], source: str) -> BatchResult:
+def import_legacy_batch(
+    db: Database, ctx: Ctx, lines: list[LegacyLine], source: str
+) -> BatchResult:
     result = BatchResult()
     fresh: dict[str, tuple[LegacyLine, Record]] = {}
     later: list[LegacyLine] = []  # a second line for an INS already in this batch

@@ -39,7 +39,9 @@ def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
     ins = parse_ins(request.ins)
     channel = rules.parse_channel(request.channel)
     opener = rules.parse_opener(channel, request.opened_by)
-    consent = Consent(parse_holder(request.consent_given_by, "consent.given_by"), request.informed, ctx.now)
+    consent = Consent(
+        parse_holder(request.consent_given_by, "consent.given_by"), request.informed, ctx.now
+    )
     requested_department = parse_department(request.department).code if request.department else None
     with traced_write(db, ctx, AuditAction.RECORD_OPEN, ins) as conn:
         beneficiary = find_beneficiary(conn, ins)
@@ -103,4 +105,6 @@ def _load_for_update(conn: Connection, ins: str) -> Record:
 
 def _count_lifecycle(conn: Connection, ctx: Ctx, record: Record, column: str) -> None:
     day = local_date(ctx.now)
-    rollups.add_lifecycle(conn, day, record.opening.channel.value, record.opening.department, column)
+    rollups.add_lifecycle(
+        conn, day, record.opening.channel.value, record.opening.department, column
+    )

@@ -22,7 +22,9 @@ def append(conn: Connection, event: AuditEvent) -> int:
     """Append `event` to its chain; return its sequence number."""
     chain = event.chain
     conn.execute(
-        upsert(conn, head).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["chain"])
+        upsert(conn, head)
+        .values(chain=chain, seq=0, hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["chain"])
     )
     seq, prev = conn.execute(
         select(head.c.seq, head.c.hash).where(head.c.chain == chain).with_for_update()
@@ -65,5 +67,7 @@ def events_of_chain(conn: Connection, chain: str) -> list[StoredEvent]:
 
 
 def chain_heads(conn: Connection) -> Iterator[tuple[str, int, str]]:
-    for chain, seq, digest in conn.execute(select(head.c.chain, head.c.seq, head.c.hash).order_by(head.c.chain)):
+    for chain, seq, digest in conn.execute(
+        select(head.c.chain, head.c.seq, head.c.hash).order_by(head.c.chain)
+    ):
         yield chain, int(seq), digest

@@ -16,7 +16,9 @@ def find_beneficiary(conn: Connection, ins: str) -> Beneficiary | None:
     row = conn.execute(select(t).where(t.c.ins == ins)).mappings().first()
     if row is None:
         return None
-    identity = Identity(row["ins"], row["family_name"], row["given_names"], row["birth_date"], row["sex"])
+    identity = Identity(
+        row["ins"], row["family_name"], row["given_names"], row["birth_date"], row["sex"]
+    )
     return Beneficiary(identity, row["department"], row["regime"])
 
 
@@ -27,7 +29,18 @@ def upsert_beneficiaries(conn: Connection, people: Sequence[Beneficiary], now: d
     stmt = upsert(conn, t)
     stmt = stmt.on_conflict_do_update(
         index_elements=["ins"],
-        set_={c: stmt.excluded[c] for c in ("family_name", "given_names", "birth_date", "sex", "department", "regime", "updated_at")},
+        set_={
+            c: stmt.excluded[c]
+            for c in (
+                "family_name",
+                "given_names",
+                "birth_date",
+                "sex",
+                "department",
+                "regime",
+                "updated_at",
+            )
+        },
     )
     conn.execute(
         stmt,

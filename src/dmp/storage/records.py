@@ -64,7 +64,9 @@ def find_records(conn: Connection, ins: Iterable[str]) -> dict[str, Record]:
     return {row["ins"]: _to_record(row) for row in rows}
 
 
-def find_closed_before(conn: Connection, day: date, limit: int, after_ins: str = "") -> list[Record]:
+def find_closed_before(
+    conn: Connection, day: date, limit: int, after_ins: str = ""
+) -> list[Record]:
     """Closed records whose closure precedes `day`, by INS, in pages."""
     rows = conn.execute(
         select(t)

@@ -42,7 +42,10 @@ def add_openings(conn: Connection, openings: Counter[OpeningKey]) -> None:
             index_elements=["day", "channel", "opener"],
             set_={"opened": by_opener.c.opened + stmt.excluded.opened},
         ),
-        [{"day": d, "channel": c, "opener": o, "opened": n} for (d, c, o), n in sorted(per_opener.items())],
+        [
+            {"day": d, "channel": c, "opener": o, "opened": n}
+            for (d, c, o), n in sorted(per_opener.items())
+        ],
     )
 
 
@@ -50,7 +53,14 @@ def add_lifecycle(conn: Connection, day: date, channel: str, department: str, co
     """Count a closure ('closed') or a reopening ('reopened') on `day`."""
     assert column in ("closed", "reopened")
     stmt = upsert(conn, daily)
-    values = {"day": day, "channel": channel, "department": department, "opened": 0, "closed": 0, "reopened": 0}
+    values = {
+        "day": day,
+        "channel": channel,
+        "department": department,
+        "opened": 0,
+        "closed": 0,
+        "reopened": 0,
+    }
     values[column] = 1
     conn.execute(
         stmt.values(values).on_conflict_do_update(
@@ -87,7 +97,9 @@ def lifecycle_totals(conn: Connection, end: date) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def pharmacy_openings(conn: Connection, start: date, end: date, channel: str) -> list[tuple[str, int]]:
+def pharmacy_openings(
+    conn: Connection, start: date, end: date, channel: str
+) -> list[tuple[str, int]]:
     rows = conn.execute(
         select(by_opener.c.opener, func.sum(by_opener.c.opened))
         .where(by_opener.c.channel == channel, by_opener.c.day >= start, by_opener.c.day <= end)

@@ -8,7 +8,9 @@ from fastapi.responses import RedirectResponse
 
 def web_router() -> APIRouter:
     r = APIRouter()
-    r.add_api_route("/", lambda: RedirectResponse("/stats"), methods=["GET"], include_in_schema=False)
+    r.add_api_route(
+        "/", lambda: RedirectResponse("/stats"), methods=["GET"], include_in_schema=False
+    )
     return r
 
 

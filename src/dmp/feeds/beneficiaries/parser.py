@@ -25,7 +25,9 @@ def parse_line(line: int, row: dict[str, str], today: date) -> tuple[int, Benefi
             parse_birth_date(row["birth_date"], today),
             parse_sex(row["sex"]),
         )
-        beneficiary = Beneficiary(identity, parse_department(row["department"]).code, parse_regime(row["regime"]))
+        beneficiary = Beneficiary(
+            identity, parse_department(row["department"]).code, parse_regime(row["regime"])
+        )
     except DomainError as exc:
         return Rejection(line, exc.field, exc.code, exc.message)
     return line, beneficiary
