@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from dmp.domain.records import RecordStatus
 from dmp.domain.stats import make_openings_query
 from dmp.services import records, stats
 from dmp.services.beneficiaries import load_beneficiaries_batch
-from dmp.services.context import system_ctx
+from dmp.services.context import Ctx, system_ctx
 from dmp.services.retention import purge_expired
 from dmp.storage.db import Database
 from tests.personas import (
@@ -27,7 +28,7 @@ from tests.personas import (
 NOW = datetime(2018, 11, 6, 10, 0, tzinfo=UTC)
 
 
-def at(now: datetime = NOW):
+def at(now: datetime = NOW) -> Ctx:
     return system_ctx(now, "test")
 
 
@@ -118,3 +119,20 @@ def test_r4_purge_after_ten_years_then_reopen_is_refused(registry: Database) -> 
             registry, at(datetime(2028, 11, 8, tzinfo=UTC)), ALICE.ins, "holder", True
         )
     assert err.value.code == "RECORD_PURGED"
+
+
+def test_r1_concurrent_openings_of_one_ins_make_one_record_and_one_conflict(
+    registry: Database,
+) -> None:
+    def attempt(_: int) -> str:
+        try:
+            open_alice(registry)
+        except Conflict as exc:
+            return exc.code
+        return "opened"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(attempt, range(4)))
+    assert outcomes == ["RECORD_EXISTS"] * 3 + ["opened"]
+    report = stats.openings(registry, make_openings_query(None, date(2018, 12, 31), "channel"))
+    assert report.total == 1

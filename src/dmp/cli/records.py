@@ -90,7 +90,7 @@ def import_records_cmd(
     rejects: Annotated[
         Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 10_000,
     progress: Annotated[bool, typer.Option(help="barre de progression")] = True,
 ) -> None:
     """Migrate records opened in the legacy system (idempotent; rejects per line)."""
@@ -114,7 +114,7 @@ def import_beneficiaries_cmd(
     rejects: Annotated[
         Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 10_000,
     progress: Annotated[bool, typer.Option(help="barre de progression")] = True,
 ) -> None:
     """Load or refresh the insurer's registry of beneficiaries."""

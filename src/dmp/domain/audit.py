@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +31,7 @@ class AuditAction(StrEnum):
     RECORDS_IMPORT = "records.import"
     BENEFICIARIES_IMPORT = "beneficiaries.import"
     STATS_READ = "stats.read"
+    AUDIT_VERIFY = "audit.verify"
 
 
 class Outcome(StrEnum):
@@ -80,3 +82,50 @@ def chain_hash(prev_hash: str, chain: str, seq: int, event_json: str) -> str:
         h.update(part.encode())
         h.update(b"\x1f")
     return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """An event as stored: position, canonical JSON, hashes, and the indexed columns."""
+
+    seq: int
+    event_json: str
+    prev_hash: str
+    hash: str
+    action: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFault:
+    chain: str
+    seq: int
+    problem: str
+
+
+def verify_chain(
+    chain: str, links: Iterable[ChainLink], head: tuple[int, str] | None
+) -> ChainFault | None:
+    """The first fault of a chain (altered, removed or reordered event), or None.
+
+    `head` is the chain's stored head (last seq, last hash); a chain with events but no
+    head, or whose head is not its last event, has lost events at its end.
+    """
+    prev, expected = GENESIS, 1
+    for link in links:
+        if link.seq != expected:
+            return ChainFault(chain, expected, f"event {expected} is missing (found {link.seq})")
+        if link.prev_hash != prev:
+            return ChainFault(chain, link.seq, "previous-hash link broken (removed or reordered)")
+        if chain_hash(prev, chain, link.seq, link.event_json) != link.hash:
+            return ChainFault(chain, link.seq, "content altered (hash mismatch)")
+        stored = json.loads(link.event_json)
+        if (stored.get("action"), stored.get("outcome")) != (link.action, link.outcome):
+            return ChainFault(chain, link.seq, "indexed columns differ from the hashed event")
+        prev, expected = link.hash, expected + 1
+    last = expected - 1
+    if head is None:
+        return ChainFault(chain, 1, "chain head missing") if last else None
+    if head != (last, prev):
+        return ChainFault(chain, last + 1, f"chain head says {head[0]} events, found {last}")
+    return None

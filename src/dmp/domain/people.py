@@ -8,7 +8,6 @@ Only beneficiaries of a social-security regime may have a record (DESIGN: eligib
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +16,7 @@ from dmp.domain.identity import Sex, check_identity_consistency
 
 MAJORITY_AGE = 18
 _REGIME = re.compile(r"[0-9A-Za-z_-]{1,32}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def parse_name(value: object, field: str) -> str:
         raise InvalidInput("NAME_EMPTY", "must not be empty", field)
     if len(name) > 100:
         raise InvalidInput("NAME_LENGTH", f"at most 100 characters, got {len(name)}", field)
-    if any(unicodedata.category(c).startswith("C") for c in name):
+    if not name.isprintable():
         raise InvalidInput("NAME_CHARACTERS", "contains control characters", field)
     return name
 
@@ -67,7 +67,8 @@ def parse_birth_date(value: object, today: date, field: str = "birth_date") -> d
             raise InvalidInput(
                 "DATE", f"expected a date YYYY-MM-DD, got {value!r}", field
             ) from None
-        if len(value.strip()) != 10:
+        # fromisoformat also reads '1985-W11-4' (ten characters): only YYYY-MM-DD is ours.
+        if not _ISO_DATE.fullmatch(value.strip()):
             raise InvalidInput("DATE", f"expected a date YYYY-MM-DD, got {value!r}", field)
     if born > today:
         raise InvalidInput("DATE_FUTURE", f"{born.isoformat()} is in the future", field)

@@ -265,7 +265,7 @@ def reopen_record(record: Record, consent: Consent, now: datetime) -> Record:
         raise Conflict("RECORD_NOT_CLOSED", "the record is open", "ins")
     assert record.closed_at is not None
     assert record.identity is not None
-    if is_purgeable(record.closed_at, now.date()):
+    if is_purgeable(record.closed_at, local_date(now)):
         raise Refused(
             "RETENTION_OVER",
             f"the retention period ended on {retention_ends(record.closed_at).isoformat()}",

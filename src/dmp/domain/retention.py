@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from dmp.domain.time import local_date
+
 RETENTION_YEARS = 10
 
 
@@ -19,8 +21,14 @@ def _add_years(day: date, years: int) -> date:
 
 
 def retention_ends(closed_at: datetime) -> date:
-    """The first day on which a record closed at `closed_at` may be purged."""
-    return _add_years(closed_at.date(), RETENTION_YEARS)
+    """The first day on which a record closed at `closed_at` may be purged.
+
+    Days are local (Europe/Paris): a record closed at 00:30 in Paris on 7 November
+    was closed on the 7th, even though it was still the 6th in UTC. A closure on
+    29 February may be purged from 28 February ten years later (the period expires
+    on the last day of the month, as in CPC art. 641).
+    """
+    return _add_years(local_date(closed_at), RETENTION_YEARS)
 
 
 def is_purgeable(closed_at: datetime, as_of: date) -> bool:

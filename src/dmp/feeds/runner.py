@@ -1,14 +1,23 @@
-"""Running a CSV import: stream, parse, submit in batches, write rejects, show progress.
+"""Running a CSV import: parse blocks (in parallel processes for big files), submit
+batches, write rejects, show progress.
 
-Each batch is committed on its own, so an interrupted import keeps every batch it
-finished; the services make a rerun idempotent.
+Each batch is committed on its own, in file order, so an interrupted import keeps
+every batch it finished; the services make a rerun idempotent. Parsing overlaps with
+storing: worker processes parse the next blocks while a writer thread stores the
+previous batch (database drivers release the GIL while they work). A bounded number
+of blocks in flight keeps memory flat.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
@@ -21,9 +30,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dmp.feeds.csvsource import CsvSource, Rejection, batched
+from dmp.feeds.csvsource import Block, CsvSource, Layout, Rejection, parse_block
 
 T = TypeVar("T")
+ParseLine = Callable[[int, dict[str, str]], "T | Rejection"]
 
 
 @dataclass(slots=True)
@@ -44,14 +54,14 @@ class ImportSummary:
     def lines(self) -> list[tuple[str, int]]:
         return [
             ("lignes lues", self.read),
-            ("ajoutées", self.inserted),
+            ("enregistrées", self.inserted),
             ("déjà présentes (ignorées)", self.already_present),
             ("rejetées", self.rejected),
         ]
 
 
 class RejectFile:
-    """The reject file, created only if a line is rejected."""
+    """The reject file (line, field, code, reason), created only if a line is rejected."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -77,22 +87,54 @@ class RejectFile:
             self._handle.close()
 
 
+@dataclass(slots=True)
+class Parsed(Generic[T]):
+    good: list[T]
+    rejected: list[Rejection]
+    lines: int
+    end_offset: int
+
+
+def parse_block_lines(block: Block, layout: Layout, parse_line: ParseLine[T]) -> Parsed[T]:
+    """Parse one block (runs in a worker process: everything here must pickle)."""
+    good: list[T] = []
+    rejected: list[Rejection] = []
+    lines = 0
+    for item in parse_block(block, layout):
+        lines += 1
+        if isinstance(item, Rejection):
+            rejected.append(item)
+            continue
+        parsed = parse_line(*item)
+        if isinstance(parsed, Rejection):
+            rejected.append(parsed)
+        else:
+            good.append(parsed)
+    return Parsed(good, rejected, lines, block.end_offset)
+
+
 class CsvImport(Generic[T]):
-    """One import run: `parse` turns a line into T or a Rejection, `submit` stores a batch."""
+    """One import run: `parse_line` turns a line into T or a Rejection (it must be a
+    picklable module-level function or partial); `submit` stores a batch."""
 
     def __init__(
         self,
         source: CsvSource,
-        parse: Callable[[int, dict[str, str]], T | Rejection],
+        parse_line: ParseLine[T],
         submit: Callable[[list[T]], Submitted],
         rejects_path: Path,
-        batch_size: int = 5000,
+        batch_size: int = 10_000,
+        workers: int | None = None,
     ) -> None:
         self.source = source
-        self.parse = parse
+        self.parse_line = parse_line
         self.submit = submit
         self.rejects = RejectFile(rejects_path)
         self.batch_size = batch_size
+        if workers is None:  # parallel parsing pays off only for files of several blocks
+            many_blocks = source.size > 4 * source.block_size
+            workers = (os.cpu_count() or 1) if many_blocks else 0
+        self.workers = workers
 
     def run(self, show_progress: bool = True) -> ImportSummary:
         summary = ImportSummary()
@@ -105,46 +147,72 @@ class CsvImport(Generic[T]):
             TimeRemainingColumn(),
             disable=not show_progress,
         )
+        # Worker processes are forked before the writer thread starts.
+        parser = self._parser_pool()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmp-import")
+        pending: tuple[Future[Submitted] | None, list[Rejection]] | None = None
         try:
             with progress:
                 task = progress.add_task(
                     self.source.path.name, total=self.source.size or 1, lines=0, rate=0.0
                 )
-                for batch in batched(iter(self.source), self.batch_size):
-                    self._run_batch(batch, summary)
+                for parsed in self._parsed_blocks(parser):
+                    summary.read += parsed.lines
+                    for i, batch in enumerate(self._batches(parsed.good) or [[]]):
+                        rejected = parsed.rejected if i == 0 else []
+                        future = writer.submit(self.submit, batch) if batch else None
+                        if pending is not None:
+                            self._finish(*pending, summary)
+                        pending = (future, rejected)
                     elapsed = progress.tasks[0].elapsed or 1e-9
                     progress.update(
                         task,
-                        completed=self.source.bytes_read,
+                        completed=parsed.end_offset,
                         lines=summary.read,
                         rate=summary.read / elapsed,
                     )
+                if pending is not None:
+                    self._finish(*pending, summary)
         finally:
+            writer.shutdown(wait=True, cancel_futures=True)
+            if parser is not None:
+                parser.shutdown(wait=True, cancel_futures=True)
             self.rejects.close()
         if summary.rejected:
             summary.rejects_path = self.rejects.path
         return summary
 
-    def _run_batch(
-        self, batch: list[tuple[int, dict[str, str]] | Rejection], summary: ImportSummary
+    def _parser_pool(self) -> Executor | None:
+        if self.workers <= 0:
+            return None
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def _parsed_blocks(self, pool: Executor | None) -> Iterator[Parsed[T]]:
+        job = partial(parse_block_lines, layout=self.source.layout, parse_line=self.parse_line)
+        if pool is None:
+            yield from map(job, self.source.blocks())
+            return
+        in_flight: deque[Future[Parsed[T]]] = deque()
+        for block in self.source.blocks():
+            in_flight.append(pool.submit(job, block))
+            if len(in_flight) > 2 * self.workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+
+    def _batches(self, good: list[T]) -> list[list[T]]:
+        return [good[i : i + self.batch_size] for i in range(0, len(good), self.batch_size)]
+
+    def _finish(
+        self, future: Future[Submitted] | None, rejected: list[Rejection], summary: ImportSummary
     ) -> None:
-        good: list[T] = []
-        rejected: list[Rejection] = []
-        for item in batch:
-            summary.read += 1
-            if isinstance(item, Rejection):
-                rejected.append(item)
-                continue
-            parsed = self.parse(*item)
-            if isinstance(parsed, Rejection):
-                rejected.append(parsed)
-            else:
-                good.append(parsed)
-        if good:
-            outcome = self.submit(good)
+        if future is not None:
+            outcome = future.result()
             summary.inserted += outcome.inserted
             summary.already_present += outcome.already_present
-            rejected.extend(outcome.rejections)
+            rejected = rejected + outcome.rejections
         for rejection in sorted(rejected, key=lambda r: r.line):
             self.rejects.write(rejection)
         summary.rejected += len(rejected)

@@ -1,10 +1,12 @@
 """Migrating records opened in the legacy system (DESIGN: feeds/records).
 
-Each batch is one transaction: records whose INS has no record yet are inserted,
-lines already imported identically are skipped (a rerun adds nothing), and lines
-that contradict a stored record are reported as conflicts. The rollups count the
-inserted records in the same transaction; the audit trail gets one event per
-batch, not per line.
+A line is first *prepared* (the domain's migration rule, then the stored row values:
+plain tuples, cheap to hand from a parsing process to the writer), then stored in
+batches. Each batch is one transaction: records whose INS has no record yet are
+inserted, lines already imported identically are skipped (a rerun adds nothing), and
+lines contradicting a stored record are reported as conflicts. The rollups count the
+inserted records in the same transaction; the audit trail gets one event per batch,
+not per line.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from dmp.domain import records as rules
 from dmp.domain.audit import AuditAction
 from dmp.domain.errors import DomainError
 from dmp.domain.people import Identity
-from dmp.domain.records import Opening, Record
-from dmp.domain.time import local_date
+from dmp.domain.records import Opening
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import rollups
 from dmp.storage.db import Database
-from dmp.storage.records import find_records, insert_new_records
+from dmp.storage.records import (
+    RecordValues,
+    find_records,
+    insert_record_rows,
+    opening_key,
+    record_from_values,
+    record_values,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,10 @@ class LineConflict:
     reason: str
 
 
+# (line number, the record's row values)
+PreparedRecord = tuple[int, RecordValues]
+
+
 @dataclass(slots=True)
 class BatchResult:
     inserted: int = 0
@@ -47,39 +59,43 @@ class BatchResult:
     conflicts: list[LineConflict] = field(default_factory=list)
 
 
+def prepare_legacy_line(line: LegacyLine) -> PreparedRecord | LineConflict:
+    """Apply the migration rule to one line (pure: runs in parsing processes)."""
+    try:
+        record = rules.migrate_record(None, line.identity, line.opening)
+    except DomainError as exc:
+        return LineConflict(line.line, exc.field, exc.code, exc.message)
+    return line.line, record_values(record)
+
+
 def import_legacy_batch(
-    db: Database, ctx: Ctx, lines: list[LegacyLine], source: str
+    db: Database, ctx: Ctx, lines: list[PreparedRecord], source: str
 ) -> BatchResult:
     result = BatchResult()
-    fresh: dict[str, tuple[LegacyLine, Record]] = {}
-    later: list[LegacyLine] = []  # a second line for an INS already in this batch
-    for line in lines:
-        try:
-            record = rules.migrate_record(None, line.identity, line.opening)
-        except DomainError as exc:
-            result.conflicts.append(LineConflict(line.line, exc.field, exc.code, exc.message))
-            continue
-        if line.identity.ins in fresh:
-            later.append(line)
+    fresh: dict[str, PreparedRecord] = {}
+    later: list[PreparedRecord] = []  # a second line for an INS already in this batch
+    for prepared in lines:
+        ins = prepared[1][0]
+        if ins in fresh:
+            later.append(prepared)
         else:
-            fresh[line.identity.ins] = (line, record)
+            fresh[ins] = prepared
     with db.write() as conn:
-        inserted = insert_new_records(conn, [r for _, r in fresh.values()])
-        skipped = [ln for ins, (ln, _) in fresh.items() if ins not in inserted] + later
-        stored = find_records(conn, {ln.identity.ins for ln in skipped}) if skipped else {}
-        for ln in sorted(skipped, key=lambda x: x.line):
+        inserted = insert_record_rows(conn, [values for _, values in fresh.values()])
+        skipped = [p for ins, p in fresh.items() if ins not in inserted] + later
+        stored = find_records(conn, {p[1][0] for p in skipped}) if skipped else {}
+        for line, values in sorted(skipped, key=lambda p: p[0]):
+            candidate = record_from_values(values)
+            existing = stored[candidate.ins]
+            assert candidate.identity is not None
+            if rules.is_same_migration(existing, candidate.identity, candidate.opening):
+                result.already_present += 1
+                continue
             try:
-                rules.migrate_record(stored.get(ln.identity.ins), ln.identity, ln.opening)
+                rules.migrate_record(existing, candidate.identity, candidate.opening)
             except DomainError as exc:
-                if rules.is_same_migration(stored[ln.identity.ins], ln.identity, ln.opening):
-                    result.already_present += 1
-                else:
-                    result.conflicts.append(LineConflict(ln.line, exc.field, exc.code, exc.message))
-        counts: Counter[rollups.OpeningKey] = Counter()
-        for ins in inserted:
-            o = fresh[ins][1].opening
-            counts[(local_date(o.opened_at), o.channel.value, o.department, o.opened_by or "")] += 1
-        rollups.add_openings(conn, counts)
+                result.conflicts.append(LineConflict(line, exc.field, exc.code, exc.message))
+        rollups.add_openings(conn, Counter(opening_key(fresh[ins][1]) for ins in inserted))
         result.inserted = len(inserted)
         trace(
             conn,
@@ -87,7 +103,7 @@ def import_legacy_batch(
             AuditAction.RECORDS_IMPORT,
             detail={
                 "source": source,
-                "lines": [lines[0].line, lines[-1].line] if lines else [],
+                "lines": [lines[0][0], lines[-1][0]] if lines else [],
                 "inserted": result.inserted,
                 "already_present": result.already_present,
                 "conflicts": len(result.conflicts),

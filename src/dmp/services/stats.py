@@ -8,10 +8,13 @@ from decimal import Decimal
 
 from dmp.domain.records import Channel
 from dmp.domain.stats import (
+    TARGETS,
+    GroupBy,
     OpeningsQuery,
     OpeningsReport,
     PharmacyFee,
     build_report,
+    make_openings_query,
     parse_month,
     pharmacy_fees,
 )
@@ -50,3 +53,55 @@ def monthly_pharmacy_fees(db: Database, month: str, unit_fee: Decimal) -> list[P
     with db.read() as conn:
         rows = rollups.pharmacy_openings(conn, first, last, Channel.PHARMACY.value)
     return pharmacy_fees(rows, unit_fee)
+
+
+def first_opening_day(db: Database, end: date) -> date | None:
+    """The local day of the first opening up to `end`, or None when there is none yet."""
+    with db.read() as conn:
+        rows = rollups.openings_grouped(conn, "day", None, end, None)
+    days = [v if isinstance(v, date) else date.fromisoformat(str(v)) for v, _, _ in rows]
+    return min(days, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekProgress:
+    week: str  # ISO 8601 week, e.g. '2018-W45'
+    label: str
+    monday: date
+    opened: int  # records opened that week
+    cumulative: int  # records opened from the first ever to the end of that week
+
+
+@dataclass(frozen=True, slots=True)
+class TargetProgress:
+    target: int
+    reached: int
+
+    @property
+    def share(self) -> float:
+        """Fraction of the target reached (may exceed 1)."""
+        return self.reached / self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    end: date
+    opened: int  # records opened from the first ever up to `end`
+    weeks: tuple[WeekProgress, ...]
+    targets: tuple[TargetProgress, ...]
+
+
+def progress(db: Database, end: date) -> Progress:
+    """Records opened since the first ever, week by week up to `end`, against the
+    national TARGETS. The targets count records opened, all channels, so closures
+    do not lower the curve (`totals` gives the records still active)."""
+    report = openings(db, make_openings_query(None, end, GroupBy.WEEK.value))
+    weeks: list[WeekProgress] = []
+    running = 0
+    for g in report.groups:
+        running += g.count
+        year, number = g.key.split("-W")
+        monday = date.fromisocalendar(int(year), int(number), 1)
+        weeks.append(WeekProgress(g.key, g.label, monday, g.count, running))
+    targets = tuple(TargetProgress(t, report.total) for t in TARGETS)
+    return Progress(end, report.total, tuple(weeks), targets)

@@ -8,11 +8,10 @@ event.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
-from dmp.domain.audit import GENESIS, AuditEvent, canonical, chain_hash
+from dmp.domain.audit import GENESIS, AuditEvent, ChainLink, canonical, chain_hash
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import audit_chain_head as head
 from dmp.storage.schema import audit_event as ev
@@ -48,26 +47,21 @@ def append(conn: Connection, event: AuditEvent) -> int:
     return int(seq)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    chain: str
-    seq: int
-    event: str
-    prev_hash: str
-    hash: str
-
-
-def events_of_chain(conn: Connection, chain: str) -> list[StoredEvent]:
-    rows = conn.execute(
-        select(ev.c.chain, ev.c.seq, ev.c.event, ev.c.prev_hash, ev.c.hash)
-        .where(ev.c.chain == chain)
-        .order_by(ev.c.seq)
+def all_links(conn: Connection) -> Iterator[tuple[str, ChainLink]]:
+    """Every event as (chain, link), by chain then sequence, streamed."""
+    rows = conn.execution_options(yield_per=10_000).execute(
+        select(
+            ev.c.chain, ev.c.seq, ev.c.event, ev.c.prev_hash, ev.c.hash, ev.c.action, ev.c.outcome
+        ).order_by(ev.c.chain, ev.c.seq)
     )
-    return [StoredEvent(*r) for r in rows]
+    try:
+        for chain, seq, body, prev, digest, action, outcome in rows:
+            yield chain, ChainLink(int(seq), body, prev, digest, action, outcome)
+    finally:
+        rows.close()
 
 
-def chain_heads(conn: Connection) -> Iterator[tuple[str, int, str]]:
-    for chain, seq, digest in conn.execute(
-        select(head.c.chain, head.c.seq, head.c.hash).order_by(head.c.chain)
-    ):
-        yield chain, int(seq), digest
+def chain_heads(conn: Connection) -> dict[str, tuple[int, str]]:
+    """Every chain's head: chain -> (last seq, last hash)."""
+    rows = conn.execute(select(head.c.chain, head.c.seq, head.c.hash))
+    return {chain: (int(seq), digest) for chain, seq, digest in rows}

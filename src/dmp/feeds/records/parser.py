@@ -1,4 +1,4 @@
-"""Lines of the legacy records file -> domain values, or a Rejection naming the field.
+"""Lines of the legacy records file -> prepared records, or a Rejection naming the field.
 
 Columns: ins,family_name,given_names,birth_date,sex,department,opened_at,channel,opened_by
 """
@@ -13,7 +13,12 @@ from dmp.domain.identity import parse_ins, parse_sex
 from dmp.domain.people import Identity, parse_birth_date, parse_name
 from dmp.domain.records import Opening, parse_channel, parse_opened_at, parse_opener
 from dmp.feeds.csvsource import Rejection
-from dmp.services.legacy_import import LegacyLine
+from dmp.services.legacy_import import (
+    LegacyLine,
+    LineConflict,
+    PreparedRecord,
+    prepare_legacy_line,
+)
 
 COLUMNS = (
     "ins",
@@ -49,3 +54,14 @@ def parse_line(line: int, row: dict[str, str], now: datetime) -> LegacyLine | Re
     except DomainError as exc:
         return Rejection(line, exc.field, exc.code, exc.message)
     return LegacyLine(line, identity, opening)
+
+
+def parse_and_prepare(line: int, row: dict[str, str], now: datetime) -> PreparedRecord | Rejection:
+    """A line ready to store (what parsing processes hand to the writer)."""
+    parsed = parse_line(line, row, now)
+    if isinstance(parsed, Rejection):
+        return parsed
+    prepared = prepare_legacy_line(parsed)
+    if isinstance(prepared, LineConflict):
+        return Rejection(prepared.line, prepared.field, prepared.code, prepared.reason)
+    return prepared

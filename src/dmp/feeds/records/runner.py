@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from dmp.feeds.csvsource import CsvSource, Rejection
-from dmp.feeds.records.parser import COLUMNS, parse_line
+from dmp.feeds.records.parser import COLUMNS, parse_and_prepare
 from dmp.feeds.runner import CsvImport, ImportSummary, Submitted
 from dmp.services.context import Ctx
-from dmp.services.legacy_import import LegacyLine, import_legacy_batch
+from dmp.services.legacy_import import PreparedRecord, import_legacy_batch
 from dmp.storage.db import Database
 
 
@@ -17,16 +18,17 @@ def import_records_file(
     ctx: Ctx,
     path: Path,
     rejects_path: Path,
-    batch_size: int = 5000,
+    batch_size: int = 10_000,
     show_progress: bool = True,
+    workers: int | None = None,
 ) -> ImportSummary:
-    def submit(lines: list[LegacyLine]) -> Submitted:
+    def submit(lines: list[PreparedRecord]) -> Submitted:
         result = import_legacy_batch(db, ctx, lines, source=path.name)
         rejections = [Rejection(c.line, c.field, c.code, c.reason) for c in result.conflicts]
         return Submitted(result.inserted, result.already_present, rejections)
 
-    def parse(line: int, row: dict[str, str]) -> LegacyLine | Rejection:
-        return parse_line(line, row, ctx.now)
-
-    job = CsvImport(CsvSource(path, COLUMNS), parse, submit, rejects_path, batch_size)
+    source = CsvSource(path, COLUMNS)
+    job = CsvImport(
+        source, partial(parse_and_prepare, now=ctx.now), submit, rejects_path, batch_size, workers
+    )
     return job.run(show_progress)
