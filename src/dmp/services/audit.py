@@ -25,8 +25,7 @@ def verify_trail(db: Database) -> TrailReport:
     with db.read() as conn:
         heads = audit_log.chain_heads(conn)
         seen: set[str] = set()
-        links = closing(audit_log.all_links(conn))
-        with links as stream:
+        with closing(audit_log.all_links(conn)) as stream:
             for chain, group in groupby(stream, key=lambda item: item[0]):
                 chains += 1
                 seen.add(chain)

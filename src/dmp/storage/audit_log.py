@@ -7,7 +7,7 @@ event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from sqlalchemy import Connection, select, update
 
@@ -47,7 +47,7 @@ def append(conn: Connection, event: AuditEvent) -> int:
     return int(seq)
 
 
-def all_links(conn: Connection) -> Iterator[tuple[str, ChainLink]]:
+def all_links(conn: Connection) -> Generator[tuple[str, ChainLink]]:
     """Every event as (chain, link), by chain then sequence, streamed."""
     rows = conn.execution_options(yield_per=10_000).execute(
         select(

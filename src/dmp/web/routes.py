@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from dmp.web import assets
+from dmp.web.pages import stats
 
 
 def web_router() -> APIRouter:
-    r = APIRouter()
-    r.add_api_route(
-        "/", lambda: RedirectResponse("/stats"), methods=["GET"], include_in_schema=False
-    )
+    r = APIRouter(include_in_schema=False)
+    r.add_api_route("/", lambda: RedirectResponse("/stats"), methods=["GET"])
+    r.add_api_route("/stats", stats.page, methods=["GET"], response_class=HTMLResponse)
     return r
 
 
 def mount_static(app: FastAPI) -> None:
-    """Static files (none yet)."""
+    """Our CSS and script, and Plotly's JavaScript from the installed package."""
+    assets.mount(app)
