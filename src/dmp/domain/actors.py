@@ -14,6 +14,9 @@ class Role(StrEnum):
     INSURER_AGENT = "insurer_agent"
     OPERATOR = "operator"
     SYSTEM = "system"
+    COMPLEMENTARY_INSURER = "complementary_insurer"  # R15: never
+    EMPLOYER = "employer"  # R15: never
+    OCCUPATIONAL_DOCTOR = "occupational_doctor"  # issue 3: never reads content
     ANONYMOUS = "anonymous"  # an unauthenticated caller: traced, never trusted
 
 
