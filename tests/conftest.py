@@ -36,7 +36,16 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         yield database
         database.dispose()
         return
-    server: PgServer = request.getfixturevalue("pg_server")
+    yield from _postgres_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer) -> Iterator[Database]:
+    """A migrated PostgreSQL database, for what only PostgreSQL has (roles, triggers)."""
+    yield from _postgres_database(pg_server)
+
+
+def _postgres_database(server: PgServer) -> Iterator[Database]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     server.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     database = Database(server.url(name))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
 
 from dmp.services import records
 from dmp.services.audit import verify_trail
@@ -24,6 +25,15 @@ CHAIN = f"record:{ALICE.ins}"
 @pytest.fixture
 def trail(db: Database) -> Database:
     """Alice's record opened, read, closed and reopened: four events in her chain."""
+    return _fill(db)
+
+
+@pytest.fixture
+def pg_trail(pg_db: Database) -> Database:
+    return _fill(pg_db)
+
+
+def _fill(db: Database) -> Database:
     load_beneficiaries_batch(db, system_ctx(NOW), [ALICE_BENEFICIARY, BOB_BENEFICIARY], "t")
     request = records.OpenRequest(ALICE.ins, "pharmacy", PHARMACY, "holder", True)
     records.open_record(db, system_ctx(NOW), request)
@@ -44,6 +54,9 @@ def _tamper(db: Database, change: Callable[[], Any]) -> None:
     """Change the stored rows behind the application's back, as an intruder would."""
     statements = change()
     with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            # A superuser can switch triggers off; the application cannot (see below).
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for statement in statements if isinstance(statements, list) else [statements]:
             conn.execute(statement)
 
@@ -126,3 +139,21 @@ def test_r16_a_head_rewound_to_hide_the_end_is_detected(trail: Database) -> None
     fault = verify_trail(trail).fault
     assert fault is not None
     assert fault.chain == CHAIN
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: update(audit_event).values(outcome="denied"),
+        lambda: delete(audit_event),
+    ],
+    ids=["update", "delete"],
+)
+def test_r16_on_postgresql_the_application_cannot_update_or_delete_audit_rows(
+    pg_trail: Database, change: Callable[[], Any]
+) -> None:
+    with pytest.raises(DBAPIError, match="append-only"), pg_trail.write() as conn:
+        conn.execute(change())
+    report = verify_trail(pg_trail)
+    assert report.fault is None
+    assert report.events == 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -116,4 +117,56 @@ audit_chain_head = Table(
     Column("chain", String(32), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# --- who may see what (RULES R3, R8, R9, R11, R14) ---
+
+# A professional's standing on a record: authorised by the holder, blocked, médecin
+# traitant, or given the médecin traitant's rights. One row per (record, professional).
+care_link = Table(
+    "care_link",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("professional", String(11), nullable=False),  # RPPS
+    Column("authorised", Boolean, nullable=False, default=False),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("medecin_traitant", Boolean, nullable=False, default=False),
+    Column("full_rights", Boolean, nullable=False, default=False),
+    Column("first_access_at", UTC_TIME),  # R17: the holder is told of the first access
+    Column("updated_at", UTC_TIME, nullable=False),
+    PrimaryKeyConstraint("ins", "professional"),
+)
+
+# Emergency accesses declared by professionals, each with its reason and expiry (R14).
+emergency_access = Table(
+    "emergency_access",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("professional", String(11), nullable=False),
+    Column("started_at", UTC_TIME, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False),
+    PrimaryKeyConstraint("ins", "professional", "started_at"),
+)
+
+# The holder's choices made in advance about emergencies (R14), one row per record.
+access_preferences = Table(
+    "access_preferences",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("refuse_bris_de_glace", Boolean, nullable=False, default=False),
+    Column("refuse_samu", Boolean, nullable=False, default=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+)
+
+# A minor's legal representatives (R3), identified as they authenticate.
+representative = Table(
+    "representative",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("representative", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("since", UTC_TIME, nullable=False),
+    PrimaryKeyConstraint("ins", "representative"),
 )
