@@ -41,3 +41,58 @@ PHARMACY = make_finess("75000001")  # a Paris pharmacy
 CLINIC = make_finess("13000002")
 DR_BOB_RPPS = make_rpps("1000000001")
 INSURER_OFFICE = "751A01"
+
+
+# Builders: more people, and the lines of the files the feeds read.
+
+
+def numbered_identity(
+    n: int, sex: str = "F", born: date = date(1970, 1, 15), place: str = "69123"
+) -> Identity:
+    """The n-th of a crowd of distinct, valid identities (n < 1000)."""
+    sex_digit = "2" if sex == "F" else "1"
+    ins = make_ins(sex_digit, born, place, f"{n:03d}")
+    return Identity(ins, f"Nom{n}", f"Prénom{n}", born, "F" if sex == "F" else "M")
+
+
+LEGACY_HEADER = "ins,family_name,given_names,birth_date,sex,department,opened_at,channel,opened_by"
+REGISTRY_HEADER = "ins,family_name,given_names,birth_date,sex,department,regime"
+
+
+def legacy_line(
+    who: Identity,
+    department: str = "69",
+    opened_at: str = "2018-11-06T09:30:00+01:00",
+    channel: str = "pharmacy",
+    opened_by: str = PHARMACY,
+) -> str:
+    """One line of the legacy records file (issue 2), unquoted."""
+    return ",".join(
+        [
+            who.ins,
+            who.family_name,
+            who.given_names,
+            who.birth_date.isoformat(),
+            who.sex,
+            department,
+            opened_at,
+            channel,
+            opened_by,
+        ]
+    )
+
+
+def registry_line(who: Beneficiary) -> str:
+    """One line of the insurer's registry of beneficiaries, unquoted."""
+    p = who.identity
+    return ",".join(
+        [
+            p.ins,
+            p.family_name,
+            p.given_names,
+            p.birth_date.isoformat(),
+            p.sex,
+            who.department,
+            who.regime,
+        ]
+    )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from dmp.api import auth
 from dmp.config import Settings
 from dmp.domain.actors import ANONYMOUS
 from dmp.services.context import Ctx
@@ -23,8 +24,11 @@ def settings(request: Request) -> Settings:
 
 
 def ctx(request: Request) -> Ctx:
-    """The caller's context. Authentication arrives with the access issue; until then
-    every API caller is traced as anonymous."""
+    """The caller's context: the actor its bearer token proves (RULES R18, api/auth.py),
+    anonymous without an Authorization header; a bad token is refused with a 401."""
+    now = datetime.now(UTC)
+    authenticated = auth.authenticate(request, now)
     client = request.client.host if request.client else "unknown"
     agent = request.headers.get("user-agent", "")[:80]
-    return Ctx(ANONYMOUS, datetime.now(UTC), f"{client} {agent}".strip())
+    actor = authenticated.actor if authenticated else ANONYMOUS
+    return Ctx(actor, now, f"{client} {agent}".strip())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 import typer
@@ -24,8 +25,22 @@ def settings() -> Settings:
     return s
 
 
+# The running command's context, set by the root callback in cli/main.py, so that
+# what a command opens is closed when it ends.
+_command: ContextVar[typer.Context | None] = ContextVar("dmp_command", default=None)
+
+
+def remember_command(context: typer.Context) -> None:
+    _command.set(context)
+
+
 def database(s: Settings | None = None) -> Database:
-    return Database((s or settings()).resolved_database_url())
+    """The database, disposed of (connections closed) when the command ends."""
+    db = Database((s or settings()).resolved_database_url())
+    context = _command.get()
+    if context is not None:
+        context.call_on_close(db.dispose)
+    return db
 
 
 def ctx() -> Ctx:

@@ -69,7 +69,8 @@ def purge_cmd(
 ) -> None:
     """Purge every record closed more than 10 years before --as-of (CSP L1111-18)."""
     day = parse_day(as_of, "--as-of")
-    purged = purge_expired(database(), ctx(), day)
+    with domain_errors():
+        purged = purge_expired(database(), ctx(), day)
     for p in purged:
         console.print(f"purgé {p.ins} (fermé le {p.closed_at.date().isoformat()})")
     console.print(

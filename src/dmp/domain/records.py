@@ -7,7 +7,7 @@
 One record per INS: opening an INS whose record exists (open or closed) is a
 conflict, never a second record. A purged record is a tombstone: identity and
 content are gone, the fact of the purge remains; the person, still eligible, may
-open a new record (docs/decisions/0003-purged-records.md).
+open a new record (docs/decisions/0001-record-key-and-tombstones.md).
 
 Functions here decide and return the new state; they never store anything.
 """
@@ -241,7 +241,8 @@ def _refuse_existing(existing: Record | None) -> None:
 
 
 def close_record(record: Record, by: Holder, reason: str, now: datetime) -> Record:
-    """RULES R4: the holder (or a representative) may close the record at any time."""
+    """RULES R4: the holder (or a representative) may close the record at any time;
+    RULES R3: a minor's record is closed by a legal representative, as it was opened."""
     if record.status is RecordStatus.CLOSED:
         raise Conflict(
             "RECORD_ALREADY_CLOSED",
@@ -249,6 +250,17 @@ def close_record(record: Record, by: Holder, reason: str, now: datetime) -> Reco
             "ins",
         )
     _refuse_purged(record)
+    identity = record.identity
+    if (
+        identity is not None
+        and is_minor(identity.birth_date, local_date(now))
+        and by is not Holder.LEGAL_REPRESENTATIVE
+    ):
+        raise Refused(
+            "CLOSE_MINOR",
+            "the holder is a minor: the record is closed by a legal representative (R3)",
+            "closed_by",
+        )
     return replace(
         record,
         status=RecordStatus.CLOSED,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from dmp.domain.errors import InvalidInput
 from dmp.domain.time import local_date
 
 RETENTION_YEARS = 10
@@ -42,3 +43,15 @@ def purge_candidates_closed_before(as_of: date) -> date:
     The store selects with it; `is_purgeable` decides each candidate.
     """
     return _add_years(as_of, -RETENTION_YEARS) + timedelta(days=2)
+
+
+def check_purge_date(as_of: date, today: date) -> None:
+    """A purge runs as of today or an earlier day: a date in the future would destroy
+    records before their ten years are over (CSP L1111-18)."""
+    if as_of > today:
+        raise InvalidInput(
+            "PURGE_DATE_FUTURE",
+            f"{as_of.isoformat()} is after today ({today.isoformat()}): records would be "
+            "destroyed before the end of their retention",
+            "as_of",
+        )

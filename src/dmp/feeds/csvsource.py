@@ -5,8 +5,7 @@ parsed in parallel processes); inside a block every physical line is decoded on 
 own when the block is not valid UTF-8 as a whole, so one badly encoded line is
 rejected without losing the others. Memory stays flat whatever the file size.
 
-A quoted field may span lines, but not a block boundary: a line break inside a
-field at a boundary shows up as two rejected lines rather than a silent mis-read.
+A quoted field may span lines: blocks are cut only at line breaks outside quotes.
 """
 
 from __future__ import annotations
@@ -90,13 +89,32 @@ def read_blocks(path: Path, offset: int, block_size: int = BLOCK_SIZE) -> Iterat
                     yield Block(line, carry, offset)
                 return
             data = carry + chunk
-            cut = data.rfind(b"\n") + 1
+            cut = _record_end(data, len(data) > max(8 * block_size, 1 << 16))
             if cut == 0:
                 carry = data
                 continue
             carry = data[cut:]
             yield Block(line, data[:cut], offset - len(carry))
             line += data.count(b"\n", 0, cut)
+
+
+def _record_end(data: bytes, give_up_quotes: bool) -> int:
+    """Just after the last line break of `data` that ends a record (0 if none).
+
+    A block starts at a record's start, so a line break after an even number of
+    quotes (an escaped quote is doubled) is outside any quoted field; one inside a
+    quoted field must not end a block, or the record would be cut in two. A stray
+    quote would make the rest of the file one field: past `give_up_quotes`, any line
+    break will do (the malformed line is then rejected), so memory stays flat.
+    """
+    quotes_before = data.count(b'"')
+    end = len(data)
+    while (newline := data.rfind(b"\n", 0, end)) >= 0:
+        quotes_before -= data.count(b'"', newline, end)
+        if quotes_before % 2 == 0 or give_up_quotes:
+            return newline + 1
+        end = newline
+    return 0
 
 
 def parse_block(block: Block, layout: Layout) -> Iterator[Row | Rejection]:

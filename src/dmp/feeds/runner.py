@@ -68,6 +68,10 @@ class RejectFile:
         self._handle: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
 
+    def discard_previous(self) -> None:
+        """A reject file left by an earlier run must not outlive a clean rerun."""
+        self.path.unlink(missing_ok=True)
+
     def write(self, rejection: Rejection) -> None:
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
@@ -138,6 +142,7 @@ class CsvImport(Generic[T]):
 
     def run(self, show_progress: bool = True) -> ImportSummary:
         summary = ImportSummary()
+        self.rejects.discard_previous()
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

@@ -95,6 +95,17 @@ def import_legacy_batch(
                 rules.migrate_record(existing, candidate.identity, candidate.opening)
             except DomainError as exc:
                 result.conflicts.append(LineConflict(line, exc.field, exc.code, exc.message))
+                continue
+            # The INS's earlier record was purged here: the legacy system's copy is
+            # older than that purge, so it is not brought back (every line is counted).
+            result.conflicts.append(
+                LineConflict(
+                    line,
+                    "ins",
+                    "RECORD_PURGED",
+                    "a record for this INS was purged here; the legacy copy is not migrated",
+                )
+            )
         rollups.add_openings(conn, Counter(opening_key(fresh[ins][1]) for ins in inserted))
         result.inserted = len(inserted)
         trace(

@@ -7,7 +7,12 @@ from datetime import date, datetime
 
 from dmp.domain import records as rules
 from dmp.domain.audit import AuditAction
-from dmp.domain.retention import is_purgeable, purge_candidates_closed_before
+from dmp.domain.retention import (
+    check_purge_date,
+    is_purgeable,
+    purge_candidates_closed_before,
+)
+from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage.db import Database
@@ -28,6 +33,7 @@ def purge_expired(db: Database, ctx: Ctx, as_of: date) -> list[Purged]:
     Each page is its own transaction, so an interruption keeps what was done and a
     rerun continues; each purge leaves an audit event in the record's chain.
     """
+    check_purge_date(as_of, local_date(ctx.now))
     purged: list[Purged] = []
     after = ""
     bound = purge_candidates_closed_before(as_of)
