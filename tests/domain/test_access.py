@@ -184,8 +184,8 @@ def test_r10_an_authorised_professional_reads_and_writes_exactly_what_the_matrix
 def test_r8_r9_unauthorised_and_blocked_professionals_get_nothing_but_opening(
     state: str, action: Action
 ) -> None:
-    if action is Action.OPEN_RECORD:
-        return
+    if action in (Action.OPEN_RECORD, Action.RECORD_CONSENT, Action.DECLARE_EMERGENCY):
+        return  # the explicit ways in, tested below
     for link in (
         CareLink(),
         CareLink(authorised=True, blocked=True),
@@ -268,3 +268,25 @@ def test_every_decision_names_the_rule_that_decided() -> None:
         rule = decide(request).rule
         assert rule.startswith("R")
         assert ": " in rule
+
+
+def test_r8_r9_a_professional_records_consent_unless_blocked() -> None:
+    assert ask(pro("60"), Action.RECORD_CONSENT, None)
+    assert not ask(pro("60"), Action.RECORD_CONSENT, None, link=CareLink(blocked=True))
+    closed = replace(ALICE_RECORD, status=RecordStatus.CLOSED)
+    assert not ask(pro("60"), Action.RECORD_CONSENT, None, record=closed)
+    assert not ask(HOLDER, Action.RECORD_CONSENT, None)
+
+
+@pytest.mark.parametrize("kind", list(EmergencyKind))
+def test_r14_declaring_an_emergency_needs_a_kind_not_refused_and_no_block(
+    kind: EmergencyKind,
+) -> None:
+    during = emergency(kind, timedelta(0))
+    assert ask(pro("10"), Action.DECLARE_EMERGENCY, None, emergency=during)
+    assert not ask(pro("10"), Action.DECLARE_EMERGENCY, None)
+    refused = replace(ALICE_RECORD, refused=frozenset({kind}))
+    assert not ask(pro("10"), Action.DECLARE_EMERGENCY, None, record=refused, emergency=during)
+    blocked = CareLink(blocked=True)
+    assert not ask(pro("10"), Action.DECLARE_EMERGENCY, None, link=blocked, emergency=during)
+    assert not ask(HOLDER, Action.DECLARE_EMERGENCY, None, emergency=during)

@@ -111,8 +111,9 @@ def test_r4_purge_after_ten_years_then_reopen_is_refused(registry: Database) -> 
     open_alice(registry)
     closed = NOW + timedelta(days=1)
     records.close_record(registry, at(closed), ALICE.ins, "holder", "fin")
-    assert purge_expired(registry, at(closed), date(2028, 11, 6)) == []
-    purged = purge_expired(registry, at(closed), date(2028, 11, 7))
+    later = datetime(2028, 11, 7, 12, tzinfo=UTC)
+    assert purge_expired(registry, at(later), date(2028, 11, 6)) == []
+    purged = purge_expired(registry, at(later), date(2028, 11, 7))
     assert [p.ins for p in purged] == [ALICE.ins]
     with pytest.raises(Conflict) as err:
         records.reopen_record(

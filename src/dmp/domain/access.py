@@ -49,6 +49,8 @@ class Action(StrEnum):
     HIDE_DOCUMENT = "document.hide"
     READ_HISTORY = "history.read"
     MANAGE_ACCESS = "access.manage"  # authorise, block, médecin traitant, emergency choices
+    RECORD_CONSENT = "consent.record"  # a professional records consent given during care
+    DECLARE_EMERGENCY = "emergency.access"  # bris de glace or SAMU regulation
 
 
 class EmergencyKind(StrEnum):
@@ -185,7 +187,9 @@ def _holder(r: Request) -> Decision:
     if r.action is Action.OPEN_RECORD:
         return allow("R2: the holder opens their own record")
     if r.action not in _HOLDER_ACTIONS:
-        return deny("R7: only the author hides a document")
+        if r.action is Action.HIDE_DOCUMENT:
+            return deny("R7: only the author hides a document")
+        return deny("R8: an action for professionals only")
     if r.record.status is not RecordStatus.OPEN and r.action is not Action.READ_HISTORY:
         return deny("R4: the record is closed")
     doc = r.document
@@ -210,6 +214,14 @@ def _professional(r: Request) -> Decision:
         return deny("R4: the record is closed")
     if r.link.blocked:
         return deny("R9: blocked by the holder")
+    if r.action is Action.RECORD_CONSENT:
+        return allow("R8: consent collected during care, recorded by an explicit action")
+    if r.action is Action.DECLARE_EMERGENCY:
+        if r.emergency is None:
+            return deny("R14: an emergency needs its kind and reason")
+        if r.emergency.kind in r.record.refused:
+            return deny("R14: the holder refused this emergency access in advance")
+        return allow(f"R14: emergency access ({r.emergency.kind})", Purpose.EMERGENCY)
     if r.action in (Action.MASK_DOCUMENT, Action.MANAGE_ACCESS, Action.CLOSE_RECORD):
         return deny("R12: only the holder decides this")
     if r.action is Action.READ_HISTORY:

@@ -32,6 +32,14 @@ class AuditAction(StrEnum):
     BENEFICIARIES_IMPORT = "beneficiaries.import"
     STATS_READ = "stats.read"
     AUDIT_VERIFY = "audit.verify"
+    DOCUMENT_READ = "document.read"
+    DOCUMENT_WRITE = "document.write"
+    DOCUMENT_DELETE = "document.delete"
+    DOCUMENT_MASK = "document.mask"
+    DOCUMENT_HIDE = "document.hide"
+    HISTORY_READ = "history.read"
+    ACCESS_MANAGE = "access.manage"  # authorise, block, médecin traitant, emergency choices
+    EMERGENCY_ACCESS = "emergency.access"
 
 
 class Outcome(StrEnum):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dmp.domain.actors import SYSTEM, Actor
+from dmp.domain.matrix import Matrix, default_matrix
 from dmp.domain.time import as_utc
 
 
@@ -16,6 +17,7 @@ class Ctx:
     now: datetime
     client: str = "unknown"
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    matrix: Matrix = field(default_factory=default_matrix)  # the authorisation matrix in force
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", as_utc(self.now))

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dmp.domain import records as rules
+from dmp.domain.access import Action
 from dmp.domain.audit import AuditAction
 from dmp.domain.errors import NotFound
 from dmp.domain.geography import parse_department
 from dmp.domain.identity import parse_ins
-from dmp.domain.records import Consent, Opening, Record, RecordStatus, parse_holder
+from dmp.domain.records import Consent, Opening, Record, parse_holder
 from dmp.domain.time import local_date
+from dmp.services import notifications
 from dmp.services.context import Ctx
+from dmp.services.guard import guarded
 from dmp.services.trail import trace, traced_write
 from dmp.storage import rollups
 from dmp.storage.beneficiaries import find_beneficiary
@@ -60,14 +63,11 @@ def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
 
 
 def get_record(db: Database, ctx: Ctx, ins: str) -> Record:
-    """The record of `ins`, traced as a read; a purged record reads as absent."""
+    """The record of `ins`, if the access policy lets the caller know of it (traced
+    either way); otherwise NotFound, as if there were none."""
     ins = parse_ins(ins)
-    with db.write() as conn:
-        record = find_record(conn, ins)
-        if record is None or record.status is RecordStatus.PURGED:
-            raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
-        trace(conn, ctx, AuditAction.RECORD_READ, record_ins=ins)
-    return record
+    with guarded(db, ctx, Action.READ_RECORD, ins) as (_, access):
+        return access.record
 
 
 def close_record(db: Database, ctx: Ctx, ins: str, by: str, reason: str) -> Record:
@@ -80,6 +80,7 @@ def close_record(db: Database, ctx: Ctx, ins: str, by: str, reason: str) -> Reco
         save_record(conn, before, after)
         _count_lifecycle(conn, ctx, after, "closed")
         trace(conn, ctx, AuditAction.RECORD_CLOSE, record_ins=ins, reason=after.close_reason)
+        notifications.enqueue_record_closed(conn, ins, ctx.now)
     return after
 
 
@@ -93,6 +94,7 @@ def reopen_record(db: Database, ctx: Ctx, ins: str, given_by: str, informed: boo
         save_record(conn, before, after)
         _count_lifecycle(conn, ctx, after, "reopened")
         trace(conn, ctx, AuditAction.RECORD_REOPEN, record_ins=ins)
+        notifications.enqueue_record_reopened(conn, ins, ctx.now)
     return after
 
 

@@ -1,0 +1,115 @@
+"""The one enforcement point of the access policy (DESIGN: access; STYLE habit 2).
+
+Every use case touching a record's data enters through `guarded`: it loads the facts,
+asks `domain.access.decide`, and traces the decision — allowed or denied — in the
+audit trail. An allowed use case runs in the same transaction as its trace; a denial
+commits its trace alone and then raises NotFound, so that what the caller may not
+see looks absent (STYLE habit 3) while the attempt stays on record.
+
+It also keeps the promises made to the holder about accesses (RULES R17): the first
+access of a professional is remembered and notified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from dmp.domain.access import Action, CareLink, Decision, DocumentFacts, Emergency, Request, decide
+from dmp.domain.actors import Role
+from dmp.domain.audit import AuditAction, Outcome
+from dmp.domain.errors import NotFound
+from dmp.domain.matrix import Category
+from dmp.domain.records import Record, RecordStatus
+from dmp.services import notifications
+from dmp.services.context import Ctx
+from dmp.services.trail import trace
+from dmp.storage import care_team
+from dmp.storage.db import Database
+from dmp.storage.records import find_record
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What an allowed use case may rely on."""
+
+    record: Record
+    decision: Decision
+    link: CareLink
+    emergency: Emergency | None
+
+
+@contextmanager
+def guarded(
+    db: Database,
+    ctx: Ctx,
+    action: Action,
+    ins: str,
+    *,
+    document: DocumentFacts | None = None,
+    category: Category | None = None,
+    emergency: Emergency | None = None,
+) -> Iterator[tuple[Connection, Access]]:
+    """A write transaction for `action` on the record of `ins`, if the policy allows it.
+
+    `emergency` is the one being declared (Action.DECLARE_EMERGENCY); otherwise the
+    professional's active emergency access, if any, is loaded.
+    """
+    with db.write() as conn:
+        access = _decide(conn, ctx, action, ins, document, category, emergency)
+        if access is not None:
+            yield conn, access
+            return
+    raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
+
+
+def _decide(
+    conn: Connection,
+    ctx: Ctx,
+    action: Action,
+    ins: str,
+    document: DocumentFacts | None,
+    category: Category | None,
+    declared: Emergency | None,
+) -> Access | None:
+    record = find_record(conn, ins, for_update=action is not Action.READ_RECORD)
+    audit = AuditAction(action.value) if action.value in _AUDITED else AuditAction.ACCESS_MANAGE
+    if record is None:
+        trace(conn, ctx, audit, outcome=Outcome.DENIED, record_ins=ins, reason="no record")
+        return None
+    link, accessed_before = CareLink(), True
+    emergency = declared
+    if ctx.actor.role is Role.PROFESSIONAL:
+        link, accessed_before = care_team.find_link(conn, ins, ctx.actor.id)
+        emergency = declared or care_team.active_emergency(conn, ins, ctx.actor.id, ctx.now)
+    facts = care_team.record_facts(conn, record)
+    decision = decide(
+        Request(ctx.actor, action, facts, ctx.now, ctx.matrix, link, emergency, document, category)
+    )
+    outcome = Outcome.SUCCESS if decision.allowed else Outcome.DENIED
+    trace(
+        conn,
+        ctx,
+        audit,
+        outcome=outcome,
+        record_ins=ins,
+        reason=decision.rule,
+        purpose=decision.purpose,
+    )
+    if not decision.allowed:
+        return None
+    if (
+        ctx.actor.role is Role.PROFESSIONAL
+        and not accessed_before
+        and record.status is RecordStatus.OPEN
+    ):
+        # RULES R17: the holder is told of each professional's first access.
+        care_team.mark_first_access(conn, ins, ctx.actor.id, ctx.now)
+        notifications.enqueue_first_access(conn, ins, ctx.now, ctx.actor.id, ctx.actor.profession)
+    return Access(record, decision, link, emergency)
+
+
+_AUDITED = {a.value for a in AuditAction}
