@@ -42,6 +42,7 @@ class Action(StrEnum):
     OPEN_RECORD = "record.open"
     READ_RECORD = "record.read"  # the record exists, its status, the holder's identity
     CLOSE_RECORD = "record.close"
+    REOPEN_RECORD = "record.reopen"
     READ_DOCUMENT = "document.read"
     WRITE_DOCUMENT = "document.write"
     DELETE_DOCUMENT = "document.delete"
@@ -138,6 +139,7 @@ _NEVER = {Role.COMPLEMENTARY_INSURER, Role.EMPLOYER, Role.OCCUPATIONAL_DOCTOR, R
 _HOLDER_ACTIONS = {
     Action.READ_RECORD,
     Action.CLOSE_RECORD,
+    Action.REOPEN_RECORD,
     Action.READ_DOCUMENT,
     Action.WRITE_DOCUMENT,
     Action.DELETE_DOCUMENT,
@@ -152,7 +154,9 @@ def decide(r: Request) -> Decision:
     role = r.actor.role
     if role in _NEVER:
         return deny("R15: never, whatever consent is claimed")
-    if r.record.status is RecordStatus.PURGED:
+    reopening = r.action is Action.REOPEN_RECORD and role is not Role.PROFESSIONAL
+    if r.record.status is RecordStatus.PURGED and not reopening:
+        # The holder asking to reopen is told it was purged (records.reopen_record).
         return deny("R4: the record was purged")
     if role in (Role.INSURER_AGENT, Role.OPERATOR, Role.SYSTEM):
         return _administration(r)
@@ -167,7 +171,8 @@ def _administration(r: Request) -> Decision:
     """Insurer desks open records; the system runs lifecycle commands; none reads content."""
     if r.action is Action.OPEN_RECORD and r.actor.role in (Role.INSURER_AGENT, Role.SYSTEM):
         return allow("R2: opening at the insurer's desk", Purpose.ADMINISTRATION)
-    if r.actor.role is Role.SYSTEM and r.action in (Action.READ_RECORD, Action.CLOSE_RECORD):
+    lifecycle = (Action.READ_RECORD, Action.CLOSE_RECORD, Action.REOPEN_RECORD)
+    if r.actor.role is Role.SYSTEM and r.action in lifecycle:
         return allow("R4: lifecycle command on the holder's behalf", Purpose.ADMINISTRATION)
     return deny("R15: administration never reads medical content")
 
@@ -190,6 +195,8 @@ def _holder(r: Request) -> Decision:
         if r.action is Action.HIDE_DOCUMENT:
             return deny("R7: only the author hides a document")
         return deny("R8: an action for professionals only")
+    if r.action is Action.REOPEN_RECORD:
+        return allow("R4: the holder reopens their record, consenting again")
     if r.record.status is not RecordStatus.OPEN and r.action is not Action.READ_HISTORY:
         return deny("R4: the record is closed")
     doc = r.document
@@ -222,7 +229,8 @@ def _professional(r: Request) -> Decision:
         if r.emergency.kind in r.record.refused:
             return deny("R14: the holder refused this emergency access in advance")
         return allow(f"R14: emergency access ({r.emergency.kind})", Purpose.EMERGENCY)
-    if r.action in (Action.MASK_DOCUMENT, Action.MANAGE_ACCESS, Action.CLOSE_RECORD):
+    holder_only = (Action.MASK_DOCUMENT, Action.MANAGE_ACCESS, Action.CLOSE_RECORD)
+    if r.action in (*holder_only, Action.REOPEN_RECORD):
         return deny("R12: only the holder decides this")
     if r.action is Action.READ_HISTORY:
         if r.link.medecin_traitant:
@@ -277,3 +285,31 @@ def _on_document(r: Request, full: bool, basis: str, purpose: Purpose) -> Decisi
     if not rights.read:
         return deny(f"R10: the matrix gives profession {r.actor.profession} no read on {category}")
     return allow(f"R10: allowed by the matrix; {basis}", purpose)
+
+
+def may_open(actor: Actor, channel: str, opened_by: str | None, ins: str) -> Decision:
+    """RULES R2: who opens a record, through which channel, as whom.
+
+    A professional opens as themself (channel professional, their RPPS) or for their
+    organisation (pharmacy or establishment, its FINESS); an insurer agent at the
+    insurer's desk; the holder online, for their own INS; the system (an operator's
+    command on the server, or a migration) through any channel.
+    """
+    role = actor.role
+    if role is Role.SYSTEM:
+        return allow("R2: opened by an operator's command", Purpose.ADMINISTRATION)
+    if role is Role.PATIENT:
+        if channel == "online" and actor.id == ins:
+            return allow("R2: the holder opens their own record online")
+        return deny("R2: a holder opens only their own record, online")
+    if role is Role.PROFESSIONAL:
+        if channel == "professional" and opened_by == actor.id:
+            return allow("R2: opened by the professional, with the person's consent")
+        if channel in ("pharmacy", "establishment") and opened_by == actor.organisation:
+            return allow(f"R2: opened at the {channel}, with the person's consent")
+        return deny("R2: a professional opens as themself or for their own organisation")
+    if role is Role.INSURER_AGENT:
+        if channel == "insurer":
+            return allow("R2: opened at the insurer's desk", Purpose.ADMINISTRATION)
+        return deny("R2: an insurer agent opens through the insurer channel")
+    return deny("R15: not allowed to open a record")

@@ -52,14 +52,16 @@ def guarded(
     document: DocumentFacts | None = None,
     category: Category | None = None,
     emergency: Emergency | None = None,
+    detail: dict[str, object] | None = None,
 ) -> Iterator[tuple[Connection, Access]]:
     """A write transaction for `action` on the record of `ins`, if the policy allows it.
 
     `emergency` is the one being declared (Action.DECLARE_EMERGENCY); otherwise the
-    professional's active emergency access, if any, is loaded.
+    professional's active emergency access, if any, is loaded. `detail` goes into the
+    audit event, which is the use case's only trace: one event per action.
     """
     with db.write() as conn:
-        access = _decide(conn, ctx, action, ins, document, category, emergency)
+        access = _decide(conn, ctx, action, ins, document, category, emergency, detail)
         if access is not None:
             yield conn, access
             return
@@ -74,6 +76,7 @@ def _decide(
     document: DocumentFacts | None,
     category: Category | None,
     declared: Emergency | None,
+    detail: dict[str, object] | None,
 ) -> Access | None:
     record = find_record(conn, ins, for_update=action is not Action.READ_RECORD)
     audit = AuditAction(action.value) if action.value in _AUDITED else AuditAction.ACCESS_MANAGE
@@ -98,6 +101,7 @@ def _decide(
         record_ins=ins,
         reason=decision.rule,
         purpose=decision.purpose,
+        detail=detail,
     )
     if not decision.allowed:
         return None

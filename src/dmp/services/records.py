@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dmp.domain import records as rules
-from dmp.domain.access import Action
+from dmp.domain.access import Action, may_open
 from dmp.domain.audit import AuditAction
-from dmp.domain.errors import NotFound
+from dmp.domain.errors import Refused
 from dmp.domain.geography import parse_department
 from dmp.domain.identity import parse_ins
 from dmp.domain.records import Consent, Opening, Record, parse_holder
@@ -47,6 +47,9 @@ def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
     )
     requested_department = parse_department(request.department).code if request.department else None
     with traced_write(db, ctx, AuditAction.RECORD_OPEN, ins) as conn:
+        allowed = may_open(ctx.actor, channel.value, opener, ins)
+        if not allowed:
+            raise Refused("OPENER_NOT_ALLOWED", allowed.rule, "opened_by")
         beneficiary = find_beneficiary(conn, ins)
         existing = find_record(conn, ins, for_update=True)
         department = requested_department or (beneficiary.department if beneficiary else "")
@@ -74,12 +77,11 @@ def close_record(db: Database, ctx: Ctx, ins: str, by: str, reason: str) -> Reco
     """RULES R4: the holder or a representative closes the record, giving a reason."""
     ins = parse_ins(ins)
     holder = parse_holder(by, "closed_by")
-    with traced_write(db, ctx, AuditAction.RECORD_CLOSE, ins) as conn:
-        before = _load_for_update(conn, ins)
-        after = rules.close_record(before, holder, reason, ctx.now)
-        save_record(conn, before, after)
+    detail: dict[str, object] = {"closed_by": holder.value, "reason": reason}
+    with guarded(db, ctx, Action.CLOSE_RECORD, ins, detail=detail) as (conn, access):
+        after = rules.close_record(access.record, holder, reason, ctx.now)
+        save_record(conn, access.record, after)
         _count_lifecycle(conn, ctx, after, "closed")
-        trace(conn, ctx, AuditAction.RECORD_CLOSE, record_ins=ins, reason=after.close_reason)
         notifications.enqueue_record_closed(conn, ins, ctx.now)
     return after
 
@@ -88,21 +90,13 @@ def reopen_record(db: Database, ctx: Ctx, ins: str, given_by: str, informed: boo
     """RULES R4: reopen a closed record within its retention period, with consent."""
     ins = parse_ins(ins)
     consent = Consent(parse_holder(given_by, "consent.given_by"), informed, ctx.now)
-    with traced_write(db, ctx, AuditAction.RECORD_REOPEN, ins) as conn:
-        before = _load_for_update(conn, ins)
-        after = rules.reopen_record(before, consent, ctx.now)
-        save_record(conn, before, after)
+    detail: dict[str, object] = {"consent_given_by": consent.given_by.value}
+    with guarded(db, ctx, Action.REOPEN_RECORD, ins, detail=detail) as (conn, access):
+        after = rules.reopen_record(access.record, consent, ctx.now)
+        save_record(conn, access.record, after)
         _count_lifecycle(conn, ctx, after, "reopened")
-        trace(conn, ctx, AuditAction.RECORD_REOPEN, record_ins=ins)
         notifications.enqueue_record_reopened(conn, ins, ctx.now)
     return after
-
-
-def _load_for_update(conn: Connection, ins: str) -> Record:
-    record = find_record(conn, ins, for_update=True)
-    if record is None:
-        raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
-    return record
 
 
 def _count_lifecycle(conn: Connection, ctx: Ctx, record: Record, column: str) -> None:

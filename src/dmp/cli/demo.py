@@ -1,0 +1,252 @@
+"""`dmp demo`: what `make run` runs — a database that looks like the 2018 launch, served.
+
+Everything goes through the real paths: the registry and the legacy records through
+the importers, further openings and closures through the services, each with the
+time it happened as `ctx.now` (DESIGN: time is a parameter). Loading happens only
+while the database holds no record, so a second `dmp demo` just serves.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from dmp.cli.common import console, database, errors
+from dmp.cli.generate import DEFAULT_SEED, progress_bar
+from dmp.config import Settings
+from dmp.domain.actors import SYSTEM
+from dmp.domain.errors import Conflict
+from dmp.domain.people import is_minor
+from dmp.domain.records import Channel, Holder
+from dmp.domain.time import local_date
+from dmp.feeds.beneficiaries.runner import import_beneficiaries_file
+from dmp.feeds.records.runner import import_records_file
+from dmp.feeds.runner import ImportSummary
+from dmp.feeds.synthetic.files import write_beneficiaries, write_records
+from dmp.feeds.synthetic.launch import LAST_DAY, LAUNCH, LaunchOpening, launch_openings, opener
+from dmp.feeds.synthetic.population import Person
+from dmp.main import create_app
+from dmp.services import records as records_service
+from dmp.services import stats as stats_service
+from dmp.services.context import Ctx, system_ctx
+from dmp.storage.db import Database
+from dmp.storage.migrate import upgrade
+
+CLOSE_REASONS = (
+    "à la demande du titulaire",
+    "ne souhaite plus de DMP",
+    "installation à l'étranger",
+    "ouverture faite par erreur",
+)
+LATEST_CLOSURE = datetime(2019, 1, 31, 18, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    """Who is in the demo: people 0…beneficiaries−1 of the seed are in the registry, the
+    first `records` of them have a legacy record, the next `openings` open one through
+    the service, and the rest stay eligible without a record (to try `dmp open`)."""
+
+    seed: int
+    beneficiaries: int
+    records: int
+
+    @property
+    def openings(self) -> int:
+        # Two in five: each is a committed transaction (4–8 ms here on SQLite with
+        # synchronous=FULL), and enough people stay without a record to try opening one.
+        return (self.beneficiaries - self.records) * 2 // 5
+
+    @property
+    def opened(self) -> int:
+        return self.records + self.openings
+
+    def closures(self) -> set[int]:
+        """A few dozen records, among all opened, that their holders close."""
+        rng = random.Random(f"dmp-demo:{self.seed}:closures")
+        return set(rng.sample(range(self.opened), min(self.opened, max(1, self.opened // 500))))
+
+
+def demo_cmd(
+    records: Annotated[int, typer.Option(min=0, help="dossiers existants à migrer")] = 15_000,
+    beneficiaries: Annotated[int, typer.Option(min=1, help="bénéficiaires du registre")] = 20_000,
+    seed: Annotated[int, typer.Option(help="graine des données synthétiques")] = DEFAULT_SEED,
+    serve: Annotated[bool, typer.Option(help="servir ensuite les pages et l'API")] = True,
+    host: Annotated[str | None, typer.Option(help="adresse d'écoute (défaut DMP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (défaut DMP_PORT)")] = None,
+) -> None:
+    """Load a synthetic launch (once), print what to open, and serve."""
+    if records > beneficiaries:
+        raise typer.BadParameter("at most --beneficiaries", param_hint="--records")
+    s = Settings(mode="demo")
+    s.prepare_data_dir()
+    db = database(s)
+    try:
+        plan = _load_once(db, DemoPlan(seed, beneficiaries, records), s.data_dir / "demo")
+        host, port = host or s.host, port or s.port
+        _print_guide(db, plan, f"http://{host}:{port}")
+        if serve:
+            uvicorn.run(create_app(s, db), host=host, port=port, log_level="info")
+    finally:
+        db.dispose()
+
+
+def _load_once(db: Database, plan: DemoPlan, folder: Path) -> DemoPlan:
+    """Migrate, then load unless records exist; the plan actually loaded is kept in
+    `folder`, so a later run prints examples that exist whatever its options."""
+    upgrade(db)
+    saved = folder / "demo.json"
+    already = stats_service.totals(db, local_date(datetime.now(UTC))).opened
+    if already:
+        console.print(f"Base déjà chargée ({_n(already)} dossiers ouverts) : rien à charger.")
+        return _saved_plan(saved) or plan
+    _load(db, plan, folder)
+    saved.write_text(json.dumps(asdict(plan)), encoding="utf-8")
+    return plan
+
+
+def _load(db: Database, plan: DemoPlan, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = system_ctx(datetime.now(UTC), client="demo")
+    registry, legacy = folder / "beneficiaires.csv", folder / "dossiers-existants.csv"
+    with progress_bar("Génération du registre des bénéficiaires", plan.beneficiaries) as done:
+        write_beneficiaries(registry, plan.beneficiaries, plan.seed, done)
+    _check(import_beneficiaries_file(db, ctx, registry, registry.with_suffix(".rejects.csv")))
+    with progress_bar("Génération des dossiers existants", plan.records) as done:
+        write_records(legacy, plan.records, plan.seed, 0, done)
+    _check(import_records_file(db, ctx, legacy, legacy.with_suffix(".rejects.csv")))
+    _open_through_service(db, plan)
+    _close_some(db, plan)
+
+
+def _check(summary: ImportSummary) -> None:
+    """The demo's own files must import cleanly; anything else is a bug to report."""
+    if summary.rejected:
+        errors.print(f"[red]Lignes rejetées[/red] : voir {summary.rejects_path}")
+        raise typer.Exit(1)
+
+
+def _open_through_service(db: Database, plan: DemoPlan) -> None:
+    """Openings at pharmacies, desks, online… each at its own time of the launch weeks."""
+    todo = islice(launch_openings(plan.seed), plan.records, plan.opened)
+    chronological = sorted(todo, key=lambda pair: pair[1].opened_at)
+    with progress_bar("Ouvertures de dossiers (service)", len(chronological)) as done:
+        for n, (person, opening) in enumerate(chronological, 1):
+            request = records_service.OpenRequest(
+                person.ins,
+                opening.channel.value,
+                opening.opened_by or None,
+                _holder(person, opening.opened_at).value,
+                True,
+                person.department,
+            )
+            with suppress(Conflict):  # opened by an earlier, interrupted demo load
+                records_service.open_record(db, _ctx_at(opening.opened_at), request)
+            if n % 100 == 0 or n == len(chronological):
+                done(n)
+
+
+def _close_some(db: Database, plan: DemoPlan) -> None:
+    chosen = plan.closures()
+    rng = random.Random(f"dmp-demo:{plan.seed}:closing")
+    with progress_bar("Fermetures à la demande des titulaires", len(chosen)) as done:
+        for n, (person, opening) in enumerate(_people_at(plan.seed, chosen).values(), 1):
+            at = min(opening.opened_at + timedelta(days=rng.uniform(1, 45)), LATEST_CLOSURE)
+            by = _holder(person, at).value
+            reason = rng.choice(CLOSE_REASONS)
+            with suppress(Conflict):  # closed by an earlier, interrupted demo load
+                records_service.close_record(db, _ctx_at(at), person.ins, by, reason)
+            done(n)
+
+
+def _holder(person: Person, at: datetime) -> Holder:
+    """RULES R3: a minor's legal representatives consent and close for them."""
+    if is_minor(person.birth_date, local_date(at)):
+        return Holder.LEGAL_REPRESENTATIVE
+    return Holder.HOLDER
+
+
+def _ctx_at(at: datetime) -> Ctx:
+    return Ctx(SYSTEM, at, client="demo")
+
+
+def _people_at(seed: int, indices: set[int]) -> dict[int, tuple[Person, LaunchOpening]]:
+    """The people of the seed at these positions, in one pass over the stream."""
+    if not indices:
+        return {}
+    stream = islice(launch_openings(seed), max(indices) + 1)
+    return {i: pair for i, pair in enumerate(stream) if i in indices}
+
+
+def _saved_plan(path: Path) -> DemoPlan | None:
+    try:
+        return DemoPlan(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _n(count: int) -> str:
+    return f"{count:,}".replace(",", " ")
+
+
+def _print_guide(db: Database, plan: DemoPlan, url: str) -> None:
+    totals = stats_service.totals(db, local_date(datetime.now(UTC)))
+    closed = plan.closures()
+    with_record = next((i for i in range(plan.records) if i not in closed), None)
+    free = plan.beneficiaries - 1 if plan.beneficiaries > plan.opened else None
+    examples = _people_at(plan.seed, {i for i in (with_record, free) if i is not None})
+    dmp = sys.argv[0] if Path(sys.argv[0]).name == "dmp" else "dmp"
+    period = f"from={LAUNCH.isoformat()}&to={LAST_DAY.isoformat()}"
+
+    def say(text: str) -> None:
+        # soft_wrap: long commands stay on one line, so they can be copied and pasted.
+        console.print(text, soft_wrap=True)
+
+    say("")
+    say(
+        f"[bold]Démonstration prête[/bold] : {_n(totals.opened)} dossiers ouverts, "
+        f"{_n(totals.closed)} fermés, {_n(totals.active)} actifs, sur tout le territoire."
+    )
+    say(f"  Tableau de bord des ouvertures : {url}/stats")
+    say(f"  API (documentation interactive) : {url}/docs")
+    say(f"  curl '{url}/api/stats/openings?{period}&by=week'")
+    say(f"  {dmp} stats openings --from {LAUNCH} --to {LAST_DAY} --by region")
+    if with_record is not None:
+        person = examples[with_record][0]
+        say(f"  Un dossier existant ({person.given_names} {person.family_name}) :")
+        say(f"    curl {url}/api/records/{person.ins}")
+    if free is not None:
+        person = examples[free][0]
+        pharmacy = opener(Channel.PHARMACY, person.department, 0)
+        given_by = _holder(person, datetime.now(UTC)).value
+        body = {
+            "ins": person.ins,
+            "channel": "pharmacy",
+            "opened_by": pharmacy,
+            "consent": {"given_by": given_by, "informed": True},
+        }
+        say(f"  Un bénéficiaire sans dossier ({person.given_names} {person.family_name}) :")
+        say(
+            f"    {dmp} open --ins {person.ins} --channel pharmacy --opened-by {pharmacy} "
+            f"--consent-by {given_by} --informed"
+        )
+        say(
+            f"    curl -X POST {url}/api/records -H 'content-type: application/json' "
+            f"-d '{json.dumps(body, ensure_ascii=False)}'"
+        )
+    say(
+        "[bold]Identifiants de démonstration[/bold] : aucun. L'authentification des "
+        "professionnels et des titulaires arrive avec une prochaine évolution ; en "
+        "attendant, l'API et les pages répondent sans identifiant : n'exposez pas ce "
+        "serveur hors de cette machine."
+    )
