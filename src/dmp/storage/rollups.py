@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import openings_by_opener as by_opener
@@ -17,7 +18,11 @@ OpeningKey = tuple[date, str, str, str]
 
 
 def add_openings(conn: Connection, openings: Counter[OpeningKey]) -> None:
-    """Count openings (one or a batch) in both rollups."""
+    """Count openings (one or a batch) in both rollups.
+
+    A batch's counts are summed per rollup row first, then each rollup gets one
+    executemany of a fixed upsert statement.
+    """
     if not openings:
         return
     per_department: Counter[tuple[date, str, str]] = Counter()
@@ -25,28 +30,61 @@ def add_openings(conn: Connection, openings: Counter[OpeningKey]) -> None:
     for (day, channel, department, opener), n in openings.items():
         per_department[(day, channel, department)] += n
         per_opener[(day, channel, opener)] += n
-    stmt = upsert(conn, daily)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["day", "channel", "department"],
-            set_={"opened": daily.c.opened + stmt.excluded.opened},
-        ),
-        [
-            {"day": d, "channel": c, "department": dep, "opened": n, "closed": 0, "reopened": 0}
-            for (d, c, dep), n in sorted(per_department.items())
-        ],
+    department_rows = [(*k, n, 0, 0) for k, n in sorted(per_department.items())]
+    opener_rows = [(*k, n) for k, n in sorted(per_opener.items())]
+    _add(conn, daily, ["day", "channel", "department"], ["closed", "reopened"], department_rows)
+    _add(conn, by_opener, ["day", "channel", "opener"], [], opener_rows)
+
+
+def _add(
+    conn: Connection,
+    table: Table,
+    key: list[str],
+    extra: list[str],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """One executemany of a fixed upsert, compiled once and run by the driver's C loop
+    (a statement per row through SQLAlchemy cost most of a bulk import's time)."""
+    columns = [*key, "opened", *extra]
+    if conn.dialect.name == "postgresql":
+        if len(rows) > _COPY_FROM:
+            _copy_add(conn, table.name, key, columns, rows)
+            return
+        marks = ", ".join("%s" for _ in columns)
+    else:  # SQLite stores dates as ISO text, as SQLAlchemy's Date type does
+        marks = ", ".join("?" for _ in columns)
+        rows = [(row[0].isoformat(), *row[1:]) for row in rows]
+    name = table.name
+    conn.exec_driver_sql(
+        f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET opened = {name}.opened + excluded.opened",
+        rows,
     )
-    stmt = upsert(conn, by_opener)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["day", "channel", "opener"],
-            set_={"opened": by_opener.c.opened + stmt.excluded.opened},
-        ),
-        [
-            {"day": d, "channel": c, "opener": o, "opened": n}
-            for (d, c, o), n in sorted(per_opener.items())
-        ],
-    )
+
+
+# Above this many rows, PostgreSQL gets the batch by COPY (one round trip) rather
+# than a pipeline of upserts (one statement each).
+_COPY_FROM = 64
+
+
+def _copy_add(
+    conn: Connection, name: str, key: list[str], columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    with raw.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {name}_load (LIKE {name}) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(f"COPY {name}_load ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO {name} ({names}) SELECT {names} FROM {name}_load "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET opened = {name}.opened + excluded.opened"
+        )
+        cur.execute(f"DELETE FROM {name}_load")
 
 
 def add_lifecycle(conn: Connection, day: date, channel: str, department: str, column: str) -> None:
