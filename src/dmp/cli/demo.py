@@ -26,6 +26,7 @@ from dmp.cli.generate import DEFAULT_SEED, progress_bar
 from dmp.config import Settings
 from dmp.domain.actors import SYSTEM
 from dmp.domain.errors import Conflict
+from dmp.domain.identity import make_rpps
 from dmp.domain.people import is_minor
 from dmp.domain.records import Channel, Holder
 from dmp.domain.time import local_date
@@ -202,7 +203,11 @@ def _n(count: int) -> str:
 def _print_guide(db: Database, plan: DemoPlan, url: str) -> None:
     totals = stats_service.totals(db, local_date(datetime.now(UTC)))
     closed = plan.closures()
-    with_record = next((i for i in range(plan.records) if i not in closed), None)
+    today = datetime.now(UTC).date()
+    candidates = _people_at(plan.seed, {i for i in range(min(plan.records, 50)) if i not in closed})
+    # An adult: a minor's record is read by the legal representatives, not the minor (R3).
+    adults = sorted(i for i, (p, _) in candidates.items() if not is_minor(p.birth_date, today))
+    with_record = adults[0] if adults else None
     free = plan.beneficiaries - 1 if plan.beneficiaries > plan.opened else None
     examples = _people_at(plan.seed, {i for i in (with_record, free) if i is not None})
     dmp = sys.argv[0] if Path(sys.argv[0]).name == "dmp" else "dmp"
@@ -223,8 +228,13 @@ def _print_guide(db: Database, plan: DemoPlan, url: str) -> None:
     say(f"  {dmp} stats openings --from {LAUNCH} --to {LAST_DAY} --by region")
     if with_record is not None:
         person = examples[with_record][0]
-        say(f"  Un dossier existant ({person.given_names} {person.family_name}) :")
-        say(f"    curl {url}/api/records/{person.ins}")
+        name = f"{person.given_names} {person.family_name}"
+        say(f"  Un dossier existant ({name}), lu par son ou sa titulaire :")
+        say(f"    TITULAIRE=$({dmp} token patient --ins {person.ins})")
+        say(f'    curl -H "Authorization: Bearer $TITULAIRE" {url}/api/records/{person.ins}')
+        say(
+            f'    curl -H "Authorization: Bearer $TITULAIRE" {url}/api/records/{person.ins}/history'
+        )
     if free is not None:
         person = examples[free][0]
         pharmacy = opener(Channel.PHARMACY, person.department, 0)
@@ -235,18 +245,24 @@ def _print_guide(db: Database, plan: DemoPlan, url: str) -> None:
             "opened_by": pharmacy,
             "consent": {"given_by": given_by, "informed": True},
         }
-        say(f"  Un bénéficiaire sans dossier ({person.given_names} {person.family_name}) :")
+        pharmacist = make_rpps("2100000001")
+        say(f"  Un bénéficiaire sans dossier ({person.given_names} {person.family_name}),")
+        say("  ouvert par un pharmacien de l'officine (jeton signé, comme Pro Santé Connect) :")
         say(
-            f"    {dmp} open --ins {person.ins} --channel pharmacy --opened-by {pharmacy} "
+            f"    PHARMACIEN=$({dmp} token professional --rpps {pharmacist} --profession 21 "
+            f"--finess {pharmacy})"
+        )
+        say(
+            f'    curl -X POST {url}/api/records -H "Authorization: Bearer $PHARMACIEN" '
+            f"-H 'content-type: application/json' -d '{json.dumps(body, ensure_ascii=False)}'"
+        )
+        say(
+            f"    ou : {dmp} open --ins {person.ins} --channel pharmacy --opened-by {pharmacy} "
             f"--consent-by {given_by} --informed"
         )
-        say(
-            f"    curl -X POST {url}/api/records -H 'content-type: application/json' "
-            f"-d '{json.dumps(body, ensure_ascii=False)}'"
-        )
     say(
-        "[bold]Identifiants de démonstration[/bold] : aucun. L'authentification des "
-        "professionnels et des titulaires arrive avec une prochaine évolution ; en "
-        "attendant, l'API et les pages répondent sans identifiant : n'exposez pas ce "
-        "serveur hors de cette machine."
+        "[bold]Identifiants de démonstration[/bold] : les jetons de `dmp token` "
+        "(titulaire, professionnel, agent de l'Assurance Maladie, opérateur), signés par "
+        "l'émetteur de développement de ce serveur ; ils sont refusés en production. "
+        "Le tableau de bord /stats est public en démonstration."
     )
