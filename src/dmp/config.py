@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     oidc_jwks_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     token_max_lifetime_minutes: int = Field(default=720, ge=1, le=1440)
+    # Emergency accesses (RULES R14): how long a "bris de glace" or SAMU access lasts.
+    # The rules leave it unconfirmed (Australia: 5 days); 24 h by default (issue 3).
+    emergency_hours: int = Field(default=24, ge=1, le=120)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -2,22 +2,73 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
 from dmp import __version__
-from dmp.api import outcomes
+from dmp.api import auth, outcomes
 from dmp.api.routes import api_router
 from dmp.config import Settings
+from dmp.services.notifications import DeliveryWorker, worker_name
 from dmp.storage.db import Database
+from dmp.storage.mailer import SmtpConfig, SmtpMailer
 from dmp.web.routes import mount_static, web_router
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    app = FastAPI(title="dmp — Dossier Médical Partagé", version=__version__)
+    app = FastAPI(title="dmp — Dossier Médical Partagé", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())
     outcomes.install(app)
+    auth.install(app)
     app.include_router(api_router())
     app.include_router(web_router())
     mount_static(app)
     return app
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Beside the server, a thread delivers queued notices when DMP_NOTIFY_IN_PROCESS
+    and DMP_SMTP_HOST say so (docs/decisions/0006-notifications.md)."""
+    s: Settings = app.state.settings
+    worker = None
+    if s.notify_in_process and s.smtp_host:
+        worker = DeliveryWorker(
+            app.state.db,
+            smtp_mailer(s),
+            lambda: datetime.now(UTC),
+            worker_name("serve"),
+            interval=s.notify_interval,
+            batch=s.notify_batch,
+            max_attempts=s.notify_max_attempts,
+        )
+        worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await asyncio.to_thread(worker.stop, 4 * s.smtp_timeout)
+
+
+def smtp_mailer(s: Settings) -> SmtpMailer:
+    """The SMTP sender the settings describe (DMP_SMTP_*)."""
+    context = ssl.create_default_context(cafile=s.smtp_ca_file) if s.smtp_ca_file else None
+    return SmtpMailer(
+        SmtpConfig(
+            host=s.smtp_host,
+            port=s.smtp_port,
+            sender=s.smtp_from,
+            starttls=s.smtp_starttls,
+            ssl=s.smtp_ssl,
+            user=s.smtp_user,
+            password=s.smtp_password,
+            timeout=s.smtp_timeout,
+            tls_context=context,
+        )
+    )

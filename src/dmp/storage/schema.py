@@ -170,3 +170,40 @@ representative = Table(
     Column("since", UTC_TIME, nullable=False),
     PrimaryKeyConstraint("ins", "representative"),
 )
+
+# --- notices to the holder (RULES R17; docs/decisions/0006-notifications.md) ---
+
+# Where the holder is told of R17 events, and their opt-ins; one row per record.
+holder_contact = Table(
+    "holder_contact",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("email", String(254)),
+    Column("phone", String(16)),
+    Column("notify_new_documents", Boolean, nullable=False, default=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+)
+
+# The outbox: one row per notice, written in the transaction of the event it reports,
+# delivered later by a worker that leases rows (claimed_until/claimed_by) while it sends.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("id", String(32), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("recipient", String(254)),  # NULL when undeliverable (no e-mail known)
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("message_id", String(100), nullable=False),  # the e-mail's Message-ID header
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    # Set only while pending, so the due notices are one range of this index.
+    Column("next_attempt_at", UTC_TIME, index=True),
+    Column("claimed_until", UTC_TIME),
+    Column("claimed_by", String(100)),
+    Column("last_error", String(500)),
+    Column("sent_at", UTC_TIME),
+    PrimaryKeyConstraint("ins", "id"),
+)

@@ -1,0 +1,43 @@
+"""Holder contacts: where the holder is told of R17 events, and their opt-ins."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, select
+
+from dmp.domain.notifications import Contact
+from dmp.domain.time import as_utc
+from dmp.storage.dialect import upsert
+from dmp.storage.schema import holder_contact as t
+
+
+def find_contact(conn: Connection, ins: str) -> Contact | None:
+    row = conn.execute(select(t).where(t.c.ins == ins)).mappings().first()
+    if row is None:
+        return None
+    return Contact(
+        ins=row["ins"],
+        email=row["email"],
+        phone=row["phone"],
+        notify_new_documents=bool(row["notify_new_documents"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+def save_contact(conn: Connection, contact: Contact) -> None:
+    """Insert or replace the record's contact."""
+    values = {
+        "email": contact.email,
+        "phone": contact.phone,
+        "notify_new_documents": contact.notify_new_documents,
+        "updated_at": contact.updated_at,
+    }
+    conn.execute(
+        upsert(conn, t)
+        .values(ins=contact.ins, **values)
+        .on_conflict_do_update(index_elements=["ins"], set_=values)
+    )
+
+
+def delete_contact(conn: Connection, ins: str) -> None:
+    """Forget the contact (the record's purge destroys personal data, CSP L1111-18)."""
+    conn.execute(delete(t).where(t.c.ins == ins))
