@@ -17,10 +17,10 @@ from click.testing import Result
 
 from dmp.domain.actors import Actor, Role
 from dmp.domain.notifications import NoticeKind, NoticeStatus
-from dmp.services import notifications, records
+from dmp.services import contacts, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
+from dmp.services.contacts import ContactRequest
 from dmp.services.context import Ctx, system_ctx
-from dmp.services.notifications import ContactRequest
 from dmp.storage import outbox
 from dmp.storage.db import Database
 from tests.cli.runner import run_dmp
@@ -64,7 +64,7 @@ def alice_reachable(db: Database) -> Database:
     request = records.OpenRequest(ALICE.ins, "pharmacy", PHARMACY, "holder", True)
     records.open_record(db, system_ctx(now), request)
     alice = Ctx(Actor(Role.PATIENT, ALICE.ins), now, "test")
-    notifications.set_contact(db, alice, ALICE.ins, ContactRequest(ALICE_EMAIL))
+    contacts.set_contact(db, alice, ALICE.ins, ContactRequest(ALICE_EMAIL))
     return db
 
 

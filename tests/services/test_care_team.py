@@ -15,8 +15,8 @@ from dmp.domain.errors import InvalidInput, NotFound
 from dmp.domain.identity import make_rpps
 from dmp.services import care_team, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
+from dmp.services.contacts import ContactRequest, set_contact
 from dmp.services.context import Ctx, system_ctx
-from dmp.services.notifications import ContactRequest, set_contact
 from dmp.storage.db import Database
 from dmp.storage.schema import audit_event, notification_outbox
 from tests.personas import ALICE, ALICE_BENEFICIARY, BOB, BOB_BENEFICIARY, PHARMACY
@@ -44,7 +44,7 @@ def alice(db: Database) -> Database:
     load_beneficiaries_batch(db, system_ctx(NOW), [ALICE_BENEFICIARY, BOB_BENEFICIARY], "t")
     request = records.OpenRequest(ALICE.ins, "pharmacy", PHARMACY, "holder", True)
     records.open_record(db, system_ctx(NOW - timedelta(days=30)), request)
-    set_contact(db, system_ctx(NOW), ALICE.ins, ContactRequest("alice@example.org"))
+    set_contact(db, as_(ALICE_ME), ALICE.ins, ContactRequest("alice@example.org"))
     return db
 
 

@@ -36,10 +36,11 @@ from dmp.domain.actors import Actor, Role
 from dmp.domain.errors import Conflict, InvalidInput, NotFound
 from dmp.domain.notifications import NoticeKind, NoticeStatus
 from dmp.main import create_app
-from dmp.services import notifications, records
+from dmp.services import contacts, notifications, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
+from dmp.services.contacts import ContactRequest
 from dmp.services.context import Ctx, system_ctx
-from dmp.services.notifications import ContactRequest, deliver_pending
+from dmp.services.notifications import deliver_pending
 from dmp.storage import outbox
 from dmp.storage.db import Database
 from dmp.storage.mailer import SmtpConfig, SmtpMailer
@@ -158,7 +159,7 @@ def alice(db: Database) -> Database:
 @pytest.fixture
 def reachable(alice: Database) -> Database:
     """Alice gave her e-mail address."""
-    notifications.set_contact(alice, as_patient(), ALICE.ins, ContactRequest(ALICE_EMAIL))
+    contacts.set_contact(alice, as_patient(), ALICE.ins, ContactRequest(ALICE_EMAIL))
     return alice
 
 
@@ -446,7 +447,7 @@ def test_a_new_document_is_notified_only_to_a_holder_who_opted_in(
     alice: Database, opted_in: bool
 ) -> None:
     request = ContactRequest(ALICE_EMAIL, notify_new_documents=opted_in)
-    notifications.set_contact(alice, as_patient(), ALICE.ins, request)
+    contacts.set_contact(alice, as_patient(), ALICE.ins, request)
     with alice.write() as conn:
         entry = notifications.enqueue_new_document(conn, ALICE.ins, NOW)
     assert (entry is not None) is opted_in
@@ -471,12 +472,12 @@ def test_r14_r13_r17_every_mandatory_notice_is_queued_without_opt_in(
 
 
 def test_the_holder_sets_and_reads_their_contact(alice: Database) -> None:
-    assert notifications.find_contact(alice, as_patient(), ALICE.ins) is None
+    assert contacts.find_contact(alice, as_patient(), ALICE.ins) is None
     request = ContactRequest("  Alice.Martin@EXAMPLE.org ", "06 12 34 56 78", True)
-    notifications.set_contact(alice, as_patient(), ALICE.ins, request)
+    contacts.set_contact(alice, as_patient(), ALICE.ins, request)
     later = NOW + timedelta(days=1)
-    notifications.set_contact(alice, as_patient(now=later), ALICE.ins, ContactRequest(ALICE_EMAIL))
-    contact = notifications.find_contact(alice, as_patient(), ALICE.ins)
+    contacts.set_contact(alice, as_patient(now=later), ALICE.ins, ContactRequest(ALICE_EMAIL))
+    contact = contacts.find_contact(alice, as_patient(), ALICE.ins)
     assert contact is not None
     assert (contact.email, contact.phone, contact.notify_new_documents) == (
         ALICE_EMAIL,
@@ -501,16 +502,16 @@ def test_a_bad_email_or_phone_is_refused_naming_the_field(
     alice: Database, email_value: str, phone_value: str | None, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as err:
-        notifications.set_contact(
+        contacts.set_contact(
             alice, as_patient(), ALICE.ins, ContactRequest(email_value, phone_value)
         )
     assert err.value.field == field
-    assert notifications.find_contact(alice, as_patient(), ALICE.ins) is None
+    assert contacts.find_contact(alice, as_patient(), ALICE.ins) is None
 
 
 def test_a_contact_for_a_record_that_does_not_exist_is_not_found(alice: Database) -> None:
     with pytest.raises(NotFound):
-        notifications.set_contact(alice, as_patient(ZOE.ins), ZOE.ins, ContactRequest(ALICE_EMAIL))
+        contacts.set_contact(alice, as_patient(ZOE.ins), ZOE.ins, ContactRequest(ALICE_EMAIL))
 
 
 # ------------------------------------------------------------------ the domain rules

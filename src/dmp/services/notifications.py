@@ -22,18 +22,13 @@ from sqlalchemy import Connection
 
 from dmp.domain import notifications as notices
 from dmp.domain.access import EmergencyKind
-from dmp.domain.errors import NotFound
-from dmp.domain.identity import parse_ins
 from dmp.domain.matrix import default_matrix
-from dmp.domain.notifications import Contact, Notice, NoticeStatus
-from dmp.domain.records import RecordStatus
+from dmp.domain.notifications import Notice, NoticeStatus
 from dmp.domain.time import as_utc
-from dmp.services.context import Ctx
 from dmp.storage import contacts, outbox
 from dmp.storage.db import Database
 from dmp.storage.mailer import DeliveryError, Mailer, OutgoingEmail
 from dmp.storage.outbox import OutboxEntry
-from dmp.storage.records import find_record
 
 log = logging.getLogger(__name__)
 
@@ -119,50 +114,6 @@ def enqueue_record_closed(conn: Connection, ins: str, now: datetime) -> OutboxEn
 def enqueue_record_reopened(conn: Connection, ins: str, now: datetime) -> OutboxEntry | None:
     """R4: the record was reopened."""
     return enqueue(conn, ins, notices.record_reopened(now), now)
-
-
-# --- the holder's contact and opt-ins ---
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRequest:
-    """What the holder sends, as raw values the domain's parsers validate."""
-
-    email: str | None
-    phone: str | None = None
-    notify_new_documents: bool = False
-
-
-def set_contact(db: Database, ctx: Ctx, ins: str, request: ContactRequest) -> Contact:
-    """Set where the holder of `ins` is told of R17 events, and their opt-ins.
-
-    Not authorised here: the adapter (patient API, portal) must let only the holder or
-    a minor's representatives call it, through the guard (issue 3). Importing the guard
-    here would be circular (the guard queues first-access notices).
-    """
-    ins = parse_ins(ins)
-    email = notices.parse_email(request.email)
-    phone = notices.parse_phone(request.phone)
-    contact = Contact(ins, email, phone, request.notify_new_documents, ctx.now)
-    with db.write() as conn:
-        _require_record(conn, ins)
-        contacts.save_contact(conn, contact)
-    return contact
-
-
-def find_contact(db: Database, ctx: Ctx, ins: str) -> Contact | None:
-    """The contact of the holder of `ins`, if they gave one (not authorised here either)."""
-    del ctx
-    ins = parse_ins(ins)
-    with db.read() as conn:
-        _require_record(conn, ins)
-        return contacts.find_contact(conn, ins)
-
-
-def _require_record(conn: Connection, ins: str) -> None:
-    record = find_record(conn, ins)
-    if record is None or record.status is RecordStatus.PURGED:
-        raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
 
 
 # --- delivery ---
