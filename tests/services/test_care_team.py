@@ -17,8 +17,9 @@ from dmp.services import care_team, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.contacts import ContactRequest, set_contact
 from dmp.services.context import Ctx, system_ctx
+from dmp.services.retention import purge_expired
 from dmp.storage.db import Database
-from dmp.storage.schema import audit_event, notification_outbox
+from dmp.storage.schema import audit_event, holder_contact, notification_outbox
 from tests.personas import ALICE, ALICE_BENEFICIARY, BOB, BOB_BENEFICIARY, PHARMACY
 
 NOW = datetime(2019, 2, 1, 9, 0, tzinfo=UTC)
@@ -147,3 +148,14 @@ def test_r14_the_holder_refuses_samu_in_advance_but_not_bris_de_glace(alice: Dat
     denied = events(alice, ALICE.ins)[-1]
     assert (denied["action"], denied["outcome"]) == ("emergency.access", "denied")
     care_team.declare_emergency(alice, as_(samu), ALICE.ins, "bris_de_glace", "inconsciente")
+
+
+def test_r4_purging_a_record_forgets_the_holder_contact_and_notices(alice: Database) -> None:
+    records.close_record(alice, as_(ALICE_ME), ALICE.ins, "holder", "fin")
+    assert notices(alice) == ["record_closed"]
+    purge_expired(
+        alice, system_ctx(NOW + timedelta(days=3660)), (NOW + timedelta(days=3655)).date()
+    )
+    assert notices(alice) == []
+    with alice.read() as conn:
+        assert conn.execute(select(holder_contact)).first() is None

@@ -15,6 +15,7 @@ from dmp.domain.retention import (
 from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
+from dmp.storage import contacts, outbox
 from dmp.storage.db import Database
 from dmp.storage.records import find_closed_before, save_record
 
@@ -46,6 +47,9 @@ def purge_expired(db: Database, ctx: Ctx, as_of: date) -> list[Purged]:
                     continue
                 gone = rules.purge_record(record, as_of, ctx.now)
                 save_record(conn, record, gone)
+                # The holder's e-mail and queued notices are personal data too.
+                contacts.delete_contact(conn, record.ins)
+                outbox.delete_notices(conn, record.ins)
                 trace(
                     conn,
                     ctx,
