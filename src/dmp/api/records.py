@@ -1,4 +1,11 @@
-"""Record lifecycle over HTTP (JSON): open, read, close, reopen."""
+"""Record lifecycle over HTTP (JSON): open, read, close, reopen.
+
+Opening needs a proven caller (RULES R2, R18): without a bearer token the answer is a
+401 with its challenge, before the body's fields are checked (only a body that is not
+JSON at all is a 422 first); who may open through which channel is the policy's
+decision (domain.access.may_open). Reading, closing and reopening go through the
+guard: what the caller may not see is a 404, as if there were no record.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,39 @@ from typing import Annotated, Any
 from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from dmp.api import deps
+from dmp.api import auth, deps
 from dmp.api.json import Json
+from dmp.domain.actors import Role
 from dmp.domain.records import Record
 from dmp.domain.time import PARIS
 from dmp.services import records as service
 from dmp.services.context import Ctx
+from dmp.services.tokens import TokenRefused
 from dmp.storage.db import Database
 
 DbDep = Annotated[Database, Depends(deps.db)]
 CtxDep = Annotated[Ctx, Depends(deps.ctx)]
+
+
+class NotAuthenticated(auth.UnsupportedScheme):
+    """No Authorization header where a proven caller is required. Like another scheme,
+    it presents no bearer credentials, so the challenge names no error (RFC 6750 §3.1)."""
+
+    def __init__(self) -> None:
+        TokenRefused.__init__(
+            self, "AUTH_REQUIRED", "opening a record needs Authorization: Bearer <token>"
+        )
+
+
+def authenticated_ctx(ctx: CtxDep) -> Ctx:
+    """The caller's context, refused with a 401 when no token proves who they are
+    (authentication, not access: may_open decides who opens what)."""
+    if ctx.actor.role is Role.ANONYMOUS:
+        raise NotAuthenticated()
+    return ctx
+
+
+AuthenticatedCtxDep = Annotated[Ctx, Depends(authenticated_ctx)]
 
 
 class ConsentIn(BaseModel):
@@ -71,7 +101,7 @@ def record_json(record: Record) -> dict[str, Any]:
     }
 
 
-def open_record(body: OpenIn, db: DbDep, ctx: CtxDep) -> Json:
+def open_record(body: OpenIn, db: DbDep, ctx: AuthenticatedCtxDep) -> Json:
     request = service.OpenRequest(
         body.ins,
         body.channel,

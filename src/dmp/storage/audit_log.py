@@ -7,11 +7,23 @@ event.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from dmp.domain.audit import GENESIS, AuditEvent, ChainLink, canonical, chain_hash
+from dmp.domain.audit import (
+    GENESIS,
+    AuditAction,
+    AuditEvent,
+    ChainLink,
+    Outcome,
+    Purpose,
+    canonical,
+    chain_hash,
+)
+from dmp.domain.time import as_utc
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import audit_chain_head as head
 from dmp.storage.schema import audit_event as ev
@@ -65,3 +77,46 @@ def chain_heads(conn: Connection) -> dict[str, tuple[int, str]]:
     """Every chain's head: chain -> (last seq, last hash)."""
     rows = conn.execute(select(head.c.chain, head.c.seq, head.c.hash))
     return {chain: (int(seq), digest) for chain, seq, digest in rows}
+
+
+def record_events(conn: Connection, ins: str, *, limit: int, offset: int) -> list[AuditEvent]:
+    """A page of the events of the record of `ins` (its chain only), newest first."""
+    rows = conn.scalars(
+        select(ev.c.event)
+        .where(ev.c.chain == _record_chain(ins))
+        .order_by(ev.c.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_decoded(body) for body in rows]
+
+
+def record_event_count(conn: Connection, ins: str) -> int:
+    """How many events the record of `ins` has: its chain head's sequence number."""
+    seq = conn.scalar(select(head.c.seq).where(head.c.chain == _record_chain(ins)))
+    return int(seq or 0)
+
+
+def _record_chain(ins: str) -> str:
+    return f"record:{ins}"  # as AuditEvent.chain names it
+
+
+def _decoded(body: str) -> AuditEvent:
+    """An event back from its canonical JSON (the inverse of audit.canonical)."""
+    data = json.loads(body)
+    return AuditEvent(
+        at=as_utc(datetime.fromisoformat(data["at"])),
+        action=AuditAction(data["action"]),
+        outcome=Outcome(data["outcome"]),
+        actor_role=data["actor_role"],
+        actor_id=data["actor_id"],
+        actor_profession=data.get("actor_profession"),
+        actor_organisation=data.get("actor_organisation"),
+        record_ins=data.get("record_ins"),
+        document_id=data.get("document_id"),
+        purpose=Purpose(data.get("purpose", Purpose.NORMAL)),
+        reason=data.get("reason"),
+        client=data.get("client"),
+        request_id=data.get("request_id"),
+        detail=data.get("detail") or {},
+    )
