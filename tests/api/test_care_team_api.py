@@ -18,6 +18,7 @@ from tests.api.conftest import (
     DR_MT,
     DR_STRANGER,
     INTRUDERS,
+    PHARMACIST,
     RECORD,
     Bearer,
     Headers,
@@ -78,13 +79,18 @@ def lasts(emergency: dict[str, Any]) -> timedelta:
 def test_r8_the_holder_sees_her_care_team_and_authorises_a_professional_who_then_reads(
     alice: TestClient, bearer: Bearer
 ) -> None:
-    assert alice.get(TEAM, headers=bearer.holder()).json() == {"professionals": []}
+    # R8: the pharmacist who opened the record, with the holder's consent, is authorised.
+    opener = standing(PHARMACIST, authorised=True)
+    assert alice.get(TEAM, headers=bearer.holder()).json() == {"professionals": [opener]}
     dr_bob = bearer.professional(DR_BOB_RPPS)
     assert alice.get(RECORD, headers=dr_bob).status_code == 404
     response = change(alice, bearer.holder(), DR_BOB_RPPS, "authorise")
     assert response.status_code == 200, response.text
     assert response.json() == standing(DR_BOB_RPPS, authorised=True)
-    assert team(alice, bearer) == {DR_BOB_RPPS: standing(DR_BOB_RPPS, authorised=True)}
+    assert team(alice, bearer) == {
+        DR_BOB_RPPS: standing(DR_BOB_RPPS, authorised=True),
+        PHARMACIST: opener,
+    }
     assert alice.get(RECORD, headers=dr_bob).json()["ins"] == ALICE.ins
 
 
@@ -126,6 +132,7 @@ def test_r11_one_medecin_traitant_at_a_time(alice: TestClient, bearer: Bearer) -
     assert team(alice, bearer) == {
         DR_BOB_RPPS: standing(DR_BOB_RPPS, authorised=True, medecin_traitant=True),
         DR_MT: standing(DR_MT, authorised=True),  # still authorised, no longer MT
+        PHARMACIST: standing(PHARMACIST, authorised=True),  # the opener (R8)
     }
 
 
@@ -135,7 +142,12 @@ def test_r3_a_minors_representative_manages_his_care_team_not_the_minor(
     response = change(leo, bearer.representative(), DR_BOB_RPPS, "authorise", LEO.ins)
     assert response.status_code == 200, response.text
     listed = leo.get(f"/api/records/{LEO.ins}/care-team", headers=bearer.representative())
-    assert listed.json() == {"professionals": [standing(DR_BOB_RPPS, authorised=True)]}
+    assert listed.json() == {
+        "professionals": [
+            standing(DR_BOB_RPPS, authorised=True),
+            standing(PHARMACIST, authorised=True),  # the opener (R8)
+        ]
+    }
     by_leo = leo.get(f"/api/records/{LEO.ins}/care-team", headers=bearer.holder(LEO.ins))
     assert error_code(outcome(by_leo, 404)) == "RECORD_NOT_FOUND"
 
@@ -165,7 +177,7 @@ def test_a_malformed_change_is_422_naming_the_field_and_changes_nothing(
 ) -> None:
     issue = outcome(alice.post(TEAM, json=payload, headers=bearer.holder()), 422)
     assert (issue["code"], error_code(issue), issue["expression"]) == (fhir_code, code, [field])
-    assert team(alice, bearer) == {}
+    assert team(alice, bearer) == {PHARMACIST: standing(PHARMACIST, authorised=True)}
 
 
 # ------------------------------------------------------------------ emergency choices

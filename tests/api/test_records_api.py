@@ -353,13 +353,16 @@ def test_r4_close_then_reopen_over_http(client: TestClient, bearer: Bearer) -> N
     assert (closed.json()["status"], closed.json()["close_reason"]) == ("closed", "je pars")
     assert closed.json()["closed_at"]
 
-    # A closed record is read and acted on by nobody, its holder included, but through
-    # its history and reopening (domain.access, R4): closing it again finds nothing.
-    assert error_code(outcome(client.get(RECORD, headers=alice), 404)) == "RECORD_NOT_FOUND"
+    # The holder still sees her closed record (R4: she may reopen it); closing it
+    # again is a conflict that says when it was closed.
+    assert client.get(RECORD, headers=alice).json()["status"] == "closed"
     again = client.post(
         f"{RECORD}/close", json={"closed_by": "holder", "reason": "encore"}, headers=alice
     )
-    assert error_code(outcome(again, 404)) == "RECORD_NOT_FOUND"
+    assert error_code(outcome(again, 409)) == "RECORD_ALREADY_CLOSED"
+    # Nobody else does: the pharmacist who opened it (and is authorised) finds nothing.
+    by_opener = client.get(RECORD, headers=bearer.pharmacist())
+    assert error_code(outcome(by_opener, 404)) == "RECORD_NOT_FOUND"
 
     uninformed = client.post(
         f"{RECORD}/reopen",

@@ -197,7 +197,9 @@ def _holder(r: Request) -> Decision:
         return deny("R8: an action for professionals only")
     if r.action is Action.REOPEN_RECORD:
         return allow("R4: the holder reopens their record, consenting again")
-    if r.record.status is not RecordStatus.OPEN and r.action is not Action.READ_HISTORY:
+    on_closed = (Action.READ_HISTORY, Action.READ_RECORD, Action.CLOSE_RECORD)
+    if r.record.status is not RecordStatus.OPEN and r.action not in on_closed:
+        # The holder still sees that the record exists, closed, and its traces (R4, R16).
         return deny("R4: the record is closed")
     doc = r.document
     if doc is not None:

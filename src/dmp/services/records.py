@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dmp.domain import records as rules
-from dmp.domain.access import Action, may_open
+from dmp.domain.access import Action, CareLink, may_open
+from dmp.domain.actors import Role
 from dmp.domain.audit import AuditAction
 from dmp.domain.errors import Refused
 from dmp.domain.geography import parse_department
@@ -19,7 +20,7 @@ from dmp.services import notifications
 from dmp.services.context import Ctx
 from dmp.services.guard import guarded
 from dmp.services.trail import trace, traced_write
-from dmp.storage import rollups
+from dmp.storage import care_team, rollups
 from dmp.storage.beneficiaries import find_beneficiary
 from dmp.storage.db import Database
 from dmp.storage.records import find_record, insert_record, replace_purged, save_record
@@ -59,6 +60,9 @@ def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
             insert_record(conn, record)
         else:
             replace_purged(conn, record)
+        if ctx.actor.role is Role.PROFESSIONAL:
+            # R8: consent to open is collected during care; the opener is authorised.
+            care_team.save_link(conn, ins, ctx.actor.id, CareLink(authorised=True), ctx.now)
         key = (local_date(ctx.now), channel.value, department, opener or "")
         rollups.add_openings(conn, Counter({key: 1}))
         trace(conn, ctx, AuditAction.RECORD_OPEN, record_ins=ins, detail={"channel": channel.value})
