@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # The rules leave it unconfirmed (Australia: 5 days); 24 h by default (issue 3).
     emergency_hours: int = Field(default=24, ge=1, le=120)
 
+    # RULES R10: an operator's own authorisation matrix (CSV, same columns as
+    # src/dmp/domain/data/authorisation_matrix.csv); the reviewed defaults otherwise.
+    authorisation_matrix: Path | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -14,16 +14,26 @@ from dmp import __version__
 from dmp.api import auth, outcomes
 from dmp.api.routes import api_router
 from dmp.config import Settings
+from dmp.domain.matrix import Matrix, default_matrix, parse_matrix
 from dmp.services.notifications import DeliveryWorker, worker_name
 from dmp.storage.db import Database
 from dmp.storage.mailer import SmtpConfig, SmtpMailer
 from dmp.web.routes import mount_static, web_router
 
 
+def load_matrix(settings: Settings) -> Matrix:
+    """The authorisation matrix in force: the operator's file, checked cell by cell
+    (a gap or a typo stops the server from starting), or the shipped defaults."""
+    if settings.authorisation_matrix is None:
+        return default_matrix()
+    return parse_matrix(settings.authorisation_matrix.read_text("utf-8"))
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="dmp — Dossier Médical Partagé", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())
+    app.state.matrix = load_matrix(settings)
     outcomes.install(app)
     auth.install(app)
     app.include_router(api_router())

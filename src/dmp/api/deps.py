@@ -31,4 +31,4 @@ def ctx(request: Request) -> Ctx:
     client = request.client.host if request.client else "unknown"
     agent = request.headers.get("user-agent", "")[:80]
     actor = authenticated.actor if authenticated else ANONYMOUS
-    return Ctx(actor, now, f"{client} {agent}".strip())
+    return Ctx(actor, now, f"{client} {agent}".strip(), matrix=request.app.state.matrix)
