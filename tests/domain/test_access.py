@@ -290,3 +290,9 @@ def test_r14_declaring_an_emergency_needs_a_kind_not_refused_and_no_block(
     blocked = CareLink(blocked=True)
     assert not ask(pro("10"), Action.DECLARE_EMERGENCY, None, link=blocked, emergency=during)
     assert not ask(HOLDER, Action.DECLARE_EMERGENCY, None, emergency=during)
+
+
+def test_r16_every_access_action_is_an_audited_action() -> None:
+    from dmp.domain.audit import AuditAction
+
+    assert {a.value for a in Action} <= {a.value for a in AuditAction}

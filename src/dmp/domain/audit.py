@@ -40,6 +40,7 @@ class AuditAction(StrEnum):
     HISTORY_READ = "history.read"
     ACCESS_MANAGE = "access.manage"  # authorise, block, médecin traitant, emergency choices
     EMERGENCY_ACCESS = "emergency.access"
+    CONSENT_RECORD = "consent.record"
 
 
 class Outcome(StrEnum):
@@ -52,6 +53,11 @@ class Purpose(StrEnum):
     NORMAL = "normal"
     EMERGENCY = "emergency"
     ADMINISTRATION = "administration"
+
+
+def record_chain(ins: str) -> str:
+    """The name of a record's chain (chains partition the trail by patient)."""
+    return f"record:{ins}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,7 @@ class AuditEvent:
 
     @property
     def chain(self) -> str:
-        return f"record:{self.record_ins}" if self.record_ins else SYSTEM_CHAIN
+        return record_chain(self.record_ins) if self.record_ins else SYSTEM_CHAIN
 
 
 def canonical(event: AuditEvent) -> str:

@@ -79,7 +79,7 @@ def _decide(
     detail: dict[str, object] | None,
 ) -> Access | None:
     record = find_record(conn, ins, for_update=action is not Action.READ_RECORD)
-    audit = AuditAction(action.value) if action.value in _AUDITED else AuditAction.ACCESS_MANAGE
+    audit = AuditAction(action.value)  # every access action is an audited action
     if record is None:
         trace(conn, ctx, audit, outcome=Outcome.DENIED, record_ins=ins, reason="no record")
         return None
@@ -114,6 +114,3 @@ def _decide(
         care_team.mark_first_access(conn, ins, ctx.actor.id, ctx.now)
         notifications.enqueue_first_access(conn, ins, ctx.now, ctx.actor.id, ctx.actor.profession)
     return Access(record, decision, link, emergency)
-
-
-_AUDITED = {a.value for a in AuditAction}

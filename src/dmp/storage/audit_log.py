@@ -23,8 +23,10 @@ from dmp.domain.audit import (
     Purpose,
     canonical,
     chain_hash,
+    record_chain,
 )
 from dmp.domain.time import as_utc
+from dmp.storage.dialect import placeholder
 from dmp.storage.schema import audit_chain_head as head
 from dmp.storage.schema import audit_event as ev
 
@@ -36,7 +38,7 @@ def append(conn: Connection, event: AuditEvent) -> int:
     driver (building them through SQLAlchemy's expression layer cost over 1 ms per
     event). The chain's head row is locked first: appends to one chain queue up.
     """
-    sql = _SQL["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    sql = _SQL[placeholder(conn)]
     chain = event.chain
     conn.exec_driver_sql(sql["head"], (chain, GENESIS))
     seq, prev = conn.exec_driver_sql(sql["lock"], (chain,)).one()
@@ -63,7 +65,7 @@ def _statements(mark: str, lock: str) -> dict[str, str]:
     }
 
 
-_SQL = {"postgresql": _statements("%s", " FOR UPDATE"), "sqlite": _statements("?", "")}
+_SQL = {"%s": _statements("%s", " FOR UPDATE"), "?": _statements("?", "")}  # by driver
 
 
 def _bind_at(conn: Connection, at: datetime) -> Any:
@@ -96,7 +98,7 @@ def record_events(conn: Connection, ins: str, *, limit: int, offset: int) -> lis
     """A page of the events of the record of `ins` (its chain only), newest first."""
     rows = conn.scalars(
         select(ev.c.event)
-        .where(ev.c.chain == _record_chain(ins))
+        .where(ev.c.chain == record_chain(ins))
         .order_by(ev.c.seq.desc())
         .limit(limit)
         .offset(offset)
@@ -106,12 +108,8 @@ def record_events(conn: Connection, ins: str, *, limit: int, offset: int) -> lis
 
 def record_event_count(conn: Connection, ins: str) -> int:
     """How many events the record of `ins` has: its chain head's sequence number."""
-    seq = conn.scalar(select(head.c.seq).where(head.c.chain == _record_chain(ins)))
+    seq = conn.scalar(select(head.c.seq).where(head.c.chain == record_chain(ins)))
     return int(seq or 0)
-
-
-def _record_chain(ins: str) -> str:
-    return f"record:{ins}"  # as AuditEvent.chain names it
 
 
 def _decoded(body: str) -> AuditEvent:

@@ -13,3 +13,9 @@ def upsert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's positional parameter mark, for the few fixed SQL strings of the
+    bulk and audit paths (psycopg: %s, sqlite3: ?)."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"

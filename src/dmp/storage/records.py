@@ -13,6 +13,7 @@ from dmp.domain.errors import Conflict
 from dmp.domain.people import Identity
 from dmp.domain.records import Channel, Holder, Opening, Record, RecordStatus, Source
 from dmp.domain.time import as_utc, local_date
+from dmp.storage.dialect import placeholder
 from dmp.storage.rollups import OpeningKey
 from dmp.storage.schema import record as t
 
@@ -105,7 +106,7 @@ def insert_record_rows(conn: Connection, rows: Sequence[RecordValues]) -> set[st
     values = [
         tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in fresh
     ]
-    marks = ", ".join("?" for _ in _BULK_COLUMNS)
+    marks = ", ".join(placeholder(conn) for _ in _BULK_COLUMNS)
     if values:
         conn.exec_driver_sql(f"INSERT INTO record ({_BULK_NAMES}) VALUES ({marks})", values)
     return {row[0] for row in fresh}

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
-from dmp.storage.dialect import upsert
+from dmp.storage.dialect import placeholder, upsert
 from dmp.storage.schema import openings_by_opener as by_opener
 from dmp.storage.schema import openings_daily as daily
 
@@ -50,10 +50,9 @@ def _add(
         if len(rows) > _COPY_FROM:
             _copy_add(conn, table.name, key, columns, rows)
             return
-        marks = ", ".join("%s" for _ in columns)
     else:  # SQLite stores dates as ISO text, as SQLAlchemy's Date type does
-        marks = ", ".join("?" for _ in columns)
         rows = [(row[0].isoformat(), *row[1:]) for row in rows]
+    marks = ", ".join(placeholder(conn) for _ in columns)
     name = table.name
     conn.exec_driver_sql(
         f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks}) "
