@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from dmp import __version__
 from dmp.api import auth, outcomes
+from dmp.api.fhir.routes import fhir_router
 from dmp.api.routes import api_router
 from dmp.config import Settings
 from dmp.domain.matrix import Matrix, default_matrix, parse_matrix
@@ -37,6 +38,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     outcomes.install(app)
     auth.install(app)
     app.include_router(api_router())
+    app.include_router(fhir_router())
     app.include_router(web_router())
     mount_static(app)
     return app

@@ -13,7 +13,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -207,3 +209,81 @@ notification_outbox = Table(
     Column("sent_at", UTC_TIME),
     PrimaryKeyConstraint("ins", "id"),
 )
+
+
+# --- documents (issue 4) ---------------------------------------------------------
+
+# One row per document version (RULES R6): its logical id, the producer's unique id
+# (masterIdentifier, unique: a resend is idempotent), the metadata the access policy and
+# the search need, and where its encrypted bytes lie. Replacing a document adds a row
+# (`replaces`) and marks the old one superseded; deleting is logical (R7).
+document = Table(
+    "document",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("master_identifier", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("replaces", String(36)),
+    Column("status", String(16), nullable=False),  # current, superseded, entered-in-error
+    Column("archived", Boolean, nullable=False),
+    Column("type_code", String(16), nullable=False),  # LOINC
+    Column("category", String(40), nullable=False),  # the matrix category of the type
+    Column("class_code", String(40), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("author_id", String(15), nullable=False),  # RPPS, or the holder's INS
+    Column("author_role", String(24), nullable=False),
+    Column("author_profession", String(4)),
+    Column("author_specialty", String(40)),
+    Column("author_organisation", String(9)),
+    Column("author_name", String(200)),
+    Column("care_start", UTC_TIME),  # context.period
+    Column("care_end", UTC_TIME),
+    Column("created_at", UTC_TIME, nullable=False),  # the producer's creation date
+    Column("published_at", UTC_TIME, nullable=False),  # DocumentReference.date
+    Column("masked", Boolean, nullable=False),  # R12, by the holder
+    Column("hidden_from_patient", Boolean, nullable=False),  # R13, by the author
+    Column("hidden_from_representatives", Boolean, nullable=False),  # R3, by the author
+    Column("confidentiality", String(8), nullable=False),
+    Column("mime_type", String(80), nullable=False),
+    Column("format_code", String(120)),
+    Column("language", String(16)),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the plaintext
+    Column("blob_key", String(80), nullable=False),
+    Column("submission_set", String(128), nullable=False),
+    Column("description", String(1000)),
+    PrimaryKeyConstraint("ins", "id"),
+    Index("ix_document_id", "id", unique=True),
+    Index("ix_document_master_identifier", "master_identifier", unique=True),
+    Index("ix_document_ins_published_at", "ins", "published_at"),
+)
+
+# The record's data key (envelope encryption, DESIGN: storage): a random AES-256 key
+# wrapped by the operator's master key. Purging the record deletes this row, which makes
+# every leftover copy of its documents unreadable (crypto-shredding).
+record_key = Table(
+    "record_key",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("master_key_id", String(64), nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", UTC_TIME, nullable=False),
+)
+
+# Bytes written to the blob store before their metadata commits. A publish records its
+# blob keys here first (own transaction) and deletes them in the transaction that stores
+# the metadata; whatever a crash leaves here is an orphan `dmp fsck` removes.
+pending_blob = Table(
+    "pending_blob",
+    metadata,
+    Column("blob_key", String(80), primary_key=True),
+    Column("ins", INS, nullable=False),
+    Column("created_at", UTC_TIME, nullable=False, index=True),
+)
+
+# --- portal accounts (issue 3) -----------------------------------------------------
+
+# --- claims (issue 5) ----------------------------------------------------------------
+
+# --- health profile (issue 4) --------------------------------------------------------
