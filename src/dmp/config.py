@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,15 +49,52 @@ class Settings(BaseSettings):
     # Emergency accesses (RULES R14): how long a "bris de glace" or SAMU access lasts.
     # The rules leave it unconfirmed (Australia: 5 days); 24 h by default (issue 3).
     emergency_hours: int = Field(default=24, ge=1, le=120)
+    # The patient portal (RULES R19; docs/decisions/0007-portal-accounts.md). Its public
+    # origin (https://dmp.example.fr), the only one a form may be posted from; empty:
+    # the request's own origin (behind a proxy, set it).
+    portal_base_url: str = ""
+    # The session cookie is `__Host-dmp_session` (Secure, HttpOnly, SameSite=Strict,
+    # Path=/). False only to try the portal over plain http: the cookie is then
+    # `dmp_session`, without Secure. Refused in production.
+    session_cookie_secure: bool = True
+    # The key of the login-code digests, CSRF tokens and sealed TOTP seeds; empty: a
+    # random key kept in data_dir/portal.key (servers sharing accounts share that key).
+    portal_secret: str = Field(default="", repr=False)
 
     # RULES R10: an operator's own authorisation matrix (CSV, same columns as
     # src/dmp/domain/data/authorisation_matrix.csv); the reviewed defaults otherwise.
     authorisation_matrix: Path | None = None
 
+    # Documents' bytes (issue 4): a folder (default data_dir/blobs) or an S3 bucket,
+    # always sealed with the record's data key, itself wrapped by the master key
+    # (storage/envelope.py). Production refuses to start without a master key.
+    blob_store: Literal["file", "s3"] = "file"
+    blob_dir: Path | None = None
+    s3_bucket: str = "dmp-documents"
+    s3_endpoint_url: str = ""  # MinIO, Ceph, Scaleway…; empty: AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""  # empty: boto3's chain (environment, profile, role)
+    s3_secret_access_key: str = Field(default="", repr=False)
+    master_key: str = Field(default="", repr=False)  # 32 bytes, base64
+    master_key_file: Path | None = None  # 32 raw bytes or their base64
+
+    # Documents (issue 4): the largest document accepted, in bytes (20 MB by default).
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+
+    @field_validator("session_cookie_secure")
+    @classmethod
+    def _secure_cookie_in_production(cls, secure: bool, info: ValidationInfo) -> bool:
+        if not secure and info.data.get("mode") == "production":
+            raise ValueError("the session cookie must be Secure in production")
+        return secure
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dmp.sqlite3').resolve()}"
+
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
 
     def prepare_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ from dmp.api.fhir.routes import fhir_router
 from dmp.api.routes import api_router
 from dmp.config import Settings
 from dmp.domain.matrix import Matrix, default_matrix, parse_matrix
+from dmp.services.blobs_setup import blob_store_from, master_key_from
+from dmp.services.documents import Vault
 from dmp.services.notifications import DeliveryWorker, worker_name
 from dmp.storage.db import Database
 from dmp.storage.mailer import SmtpConfig, SmtpMailer
@@ -35,6 +37,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())
     app.state.matrix = load_matrix(settings)
+    # Documents' bytes: sealed under per-record keys wrapped by the master key, which
+    # production refuses to run without (DMP_MASTER_KEY or DMP_MASTER_KEY_FILE).
+    app.state.vault = Vault(
+        blob_store_from(settings), master_key_from(settings), settings.document_max_bytes
+    )
     outcomes.install(app)
     auth.install(app)
     app.include_router(api_router())

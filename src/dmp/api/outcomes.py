@@ -10,13 +10,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from dmp.api.fhir.search import UnsupportedParameter
 from dmp.api.json import FhirJson
-from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
+from dmp.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Refused,
+    SeveralErrors,
+)
 
 # (HTTP status, FHIR issue type) per domain error class.
 STATUS: dict[type[DomainError], tuple[int, str]] = {
+    UnsupportedParameter: (400, "not-supported"),  # checked before InvalidInput, its base
     InvalidInput: (422, "invalid"),
     NotFound: (404, "not-found"),
+    PreconditionFailed: (412, "conflict"),  # checked before Conflict, its base
     Conflict: (409, "conflict"),
     Refused: (422, "business-rule"),
 }
@@ -37,13 +48,18 @@ def issue(code: str, text: str, fhir_code: str, field: str | None) -> dict[str, 
     return item
 
 
+def _status(exc: DomainError) -> tuple[int, str]:
+    return next((v for cls, v in STATUS.items() if isinstance(exc, cls)), (400, "processing"))
+
+
 def domain_error_response(exc: DomainError) -> FhirJson:
-    status, fhir_code = next(
-        (v for cls, v in STATUS.items() if isinstance(exc, cls)), (400, "processing")
-    )
+    """One issue per error; several errors (a transaction's entries) answer with the
+    status of the first, every faulty entry named by its FHIRPath."""
+    errors = exc.errors if isinstance(exc, SeveralErrors) else (exc,)
+    issues = [issue(e.code, e.message, _status(e)[1], e.field) for e in errors]
     return FhirJson(
-        operation_outcome([issue(exc.code, exc.message, fhir_code, exc.field)]),
-        status_code=status,
+        operation_outcome(issues),
+        status_code=_status(errors[0])[0],
         media_type="application/fhir+json",
     )
 
@@ -77,6 +93,16 @@ def install(app: FastAPI) -> None:
             media_type="application/fhir+json",
         )
 
+    async def on_unexpected(_: Request, exc: Exception) -> FhirJson:
+        # Logged by the server; the caller learns nothing of the internals.
+        name = "DOCUMENT_UNREADABLE" if type(exc).__name__ == "DocumentUnreadable" else "INTERNAL"
+        return FhirJson(
+            operation_outcome([issue(name, "internal error", "exception", None)]),
+            status_code=500,
+            media_type="application/fhir+json",
+        )
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)

@@ -24,7 +24,8 @@ import uvicorn
 from dmp.cli.common import console, database, errors
 from dmp.cli.generate import DEFAULT_SEED, progress_bar
 from dmp.config import Settings
-from dmp.domain.actors import SYSTEM
+from dmp.domain.actors import SYSTEM, Actor, Role
+from dmp.domain.documents import NewDocument, Submission
 from dmp.domain.errors import Conflict
 from dmp.domain.identity import make_rpps
 from dmp.domain.people import is_minor
@@ -33,13 +34,18 @@ from dmp.domain.time import local_date
 from dmp.feeds.beneficiaries.runner import import_beneficiaries_file
 from dmp.feeds.records.runner import import_records_file
 from dmp.feeds.runner import ImportSummary
+from dmp.feeds.synthetic.documents import sample_documents
 from dmp.feeds.synthetic.files import write_beneficiaries, write_records
 from dmp.feeds.synthetic.launch import LAST_DAY, LAUNCH, LaunchOpening, launch_openings, opener
 from dmp.feeds.synthetic.population import Person
 from dmp.main import create_app
+from dmp.services import care_team as care_team_service
+from dmp.services import documents as documents_service
 from dmp.services import records as records_service
 from dmp.services import stats as stats_service
+from dmp.services.blobs_setup import blob_store_from, master_key_from
 from dmp.services.context import Ctx, system_ctx
+from dmp.services.documents import Vault
 from dmp.storage.db import Database
 from dmp.storage.migrate import upgrade
 
@@ -50,6 +56,7 @@ CLOSE_REASONS = (
     "ouverture faite par erreur",
 )
 LATEST_CLOSURE = datetime(2019, 1, 31, 18, tzinfo=UTC)
+DOCUMENT_RECORDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +100,8 @@ def demo_cmd(
     s.prepare_data_dir()
     db = database(s)
     try:
-        plan = _load_once(db, DemoPlan(seed, beneficiaries, records), s.data_dir / "demo")
+        vault = Vault(blob_store_from(s), master_key_from(s), s.document_max_bytes)
+        plan = _load_once(db, vault, DemoPlan(seed, beneficiaries, records), s.data_dir / "demo")
         host, port = host or s.host, port or s.port
         _print_guide(db, plan, f"http://{host}:{port}")
         if serve:
@@ -102,7 +110,7 @@ def demo_cmd(
         db.dispose()
 
 
-def _load_once(db: Database, plan: DemoPlan, folder: Path) -> DemoPlan:
+def _load_once(db: Database, vault: Vault, plan: DemoPlan, folder: Path) -> DemoPlan:
     """Migrate, then load unless records exist; the plan actually loaded is kept in
     `folder`, so a later run prints examples that exist whatever its options."""
     upgrade(db)
@@ -111,12 +119,12 @@ def _load_once(db: Database, plan: DemoPlan, folder: Path) -> DemoPlan:
     if already:
         console.print(f"Base déjà chargée ({_n(already)} dossiers ouverts) : rien à charger.")
         return _saved_plan(saved) or plan
-    _load(db, plan, folder)
+    _load(db, vault, plan, folder)
     saved.write_text(json.dumps(asdict(plan)), encoding="utf-8")
     return plan
 
 
-def _load(db: Database, plan: DemoPlan, folder: Path) -> None:
+def _load(db: Database, vault: Vault, plan: DemoPlan, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     ctx = system_ctx(datetime.now(UTC), client="demo")
     registry, legacy = folder / "beneficiaires.csv", folder / "dossiers-existants.csv"
@@ -128,6 +136,44 @@ def _load(db: Database, plan: DemoPlan, folder: Path) -> None:
     _check(import_records_file(db, ctx, legacy, legacy.with_suffix(".rejects.csv")))
     _open_through_service(db, plan)
     _close_some(db, plan)
+    _publish_documents(db, vault, plan)
+
+
+def _with_documents(plan: DemoPlan) -> list[int]:
+    """The records that get documents: the first legacy ones still open (the guide's
+    example among them), a few hundred so the demo loads in seconds."""
+    closed = plan.closures()
+    return [i for i in range(min(plan.records, DOCUMENT_RECORDS)) if i not in closed]
+
+
+def _publish_documents(db: Database, vault: Vault, plan: DemoPlan) -> None:
+    """A few documents per record, each by its author, who first records the holder's
+    consent given during care (R8): the real publishing path, encryption and audit."""
+    chosen = _with_documents(plan)
+    now = datetime.now(UTC)
+    with progress_bar("Dépôt de documents (PDF, CDA…)", len(chosen)) as done:
+        for n, (person, _) in enumerate(_people_at(plan.seed, set(chosen)).values(), 1):
+            rng = random.Random(f"dmp-demo:{plan.seed}:documents:{person.ins}")
+            samples = sample_documents(rng, person.ins, rng.randint(2, 6), until=now)
+            for k, sample in enumerate(samples):
+                author = Actor(Role.PROFESSIONAL, sample.author_rpps, sample.author_profession)
+                ctx = Ctx(author, now, client="demo")
+                care_team_service.record_consent_in_care(db, ctx, person.ins)
+                new = NewDocument(
+                    master_identifier=f"urn:oid:1.2.250.1.999.{plan.seed}.{n}.{k}",
+                    type_code=sample.loinc,
+                    title=sample.title,
+                    declared_mime=sample.mime_type,
+                    data=sample.data,
+                    created_at=sample.care_date,
+                    care_start=sample.care_date,
+                )
+                submission = Submission(
+                    person.ins, f"urn:oid:1.2.250.1.999.{plan.seed}.{n}", (new,)
+                )
+                with suppress(Conflict):  # published by an earlier, interrupted demo load
+                    documents_service.publish(db, vault, ctx, submission)
+            done(n)
 
 
 def _check(summary: ImportSummary) -> None:
@@ -235,6 +281,22 @@ def _print_guide(db: Database, plan: DemoPlan, url: str) -> None:
         say(
             f'    curl -H "Authorization: Bearer $TITULAIRE" {url}/api/records/{person.ins}/history'
         )
+        if with_record in _with_documents(plan):
+            rng = random.Random(f"dmp-demo:{plan.seed}:documents:{person.ins}")
+            count = rng.randint(2, 6)
+            author = sample_documents(rng, person.ins, count, until=datetime.now(UTC))[0]
+            query = f"patient.identifier=urn:oid:1.2.250.1.213.1.4.8|{person.ins}"
+            say(
+                "  Ses documents (FHIR, IHE MHD), lus par un professionnel autorisé "
+                "et par le titulaire :"
+            )
+            say(
+                f"    PRO=$({dmp} token professional --rpps {author.author_rpps} "
+                f"--profession {author.author_profession})"
+            )
+            documents = f"'{url}/fhir/DocumentReference?{query}'"
+            for who in ("PRO", "TITULAIRE"):
+                say(f'    curl -H "Authorization: Bearer ${who}" {documents}')
     if free is not None:
         person = examples[free][0]
         pharmacy = opener(Channel.PHARMACY, person.department, 0)

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from dmp.cli.common import console, ctx, database, domain_errors, errors, parse_day
+from dmp.cli.common import console, ctx, database, domain_errors, errors, parse_day, settings
 from dmp.feeds.beneficiaries.runner import import_beneficiaries_file
 from dmp.feeds.csvsource import CsvFileError
 from dmp.feeds.records.runner import import_records_file
 from dmp.feeds.runner import ImportSummary
 from dmp.services import records as service
+from dmp.services.blobs_setup import blob_store_from
 from dmp.services.retention import purge_expired
 
 
@@ -69,10 +70,14 @@ def purge_cmd(
 ) -> None:
     """Purge every record closed more than 10 years before --as-of (CSP L1111-18)."""
     day = parse_day(as_of, "--as-of")
+    s = settings()
     with domain_errors():
-        purged = purge_expired(database(), ctx(), day)
+        purged = purge_expired(database(s), ctx(), day, blob_store_from(s))
     for p in purged:
-        console.print(f"purgé {p.ins} (fermé le {p.closed_at.date().isoformat()})")
+        console.print(
+            f"purgé {p.ins} (fermé le {p.closed_at.date().isoformat()}, "
+            f"{p.documents} document(s) détruit(s))"
+        )
     console.print(
         f"{len(purged)} dossier(s) purgé(s) au {day.isoformat()} ; chaque purge est tracée."
     )

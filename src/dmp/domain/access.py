@@ -43,9 +43,11 @@ class Action(StrEnum):
     READ_RECORD = "record.read"  # the record exists, its status, the holder's identity
     CLOSE_RECORD = "record.close"
     REOPEN_RECORD = "record.reopen"
+    SEARCH_DOCUMENTS = "document.search"  # the list; each document is then judged alone
     READ_DOCUMENT = "document.read"
     WRITE_DOCUMENT = "document.write"
     DELETE_DOCUMENT = "document.delete"
+    ARCHIVE_DOCUMENT = "document.archive"
     MASK_DOCUMENT = "document.mask"
     HIDE_DOCUMENT = "document.hide"
     READ_HISTORY = "history.read"
@@ -97,6 +99,7 @@ class DocumentFacts:
     masked: bool = False  # by the holder, from professionals (R12)
     hidden_from_patient: bool = False  # by the author, until announced (R13)
     hidden_from_representatives: bool = False  # R3
+    deleted: bool = False  # R7: entered in error by its author
 
     def visible_to_holder(self, now: datetime) -> bool:
         return (
@@ -140,9 +143,11 @@ _HOLDER_ACTIONS = {
     Action.READ_RECORD,
     Action.CLOSE_RECORD,
     Action.REOPEN_RECORD,
+    Action.SEARCH_DOCUMENTS,
     Action.READ_DOCUMENT,
     Action.WRITE_DOCUMENT,
     Action.DELETE_DOCUMENT,
+    Action.ARCHIVE_DOCUMENT,
     Action.MASK_DOCUMENT,
     Action.READ_HISTORY,
     Action.MANAGE_ACCESS,
@@ -160,6 +165,8 @@ def decide(r: Request) -> Decision:
         return deny("R4: the record was purged")
     if role in (Role.INSURER_AGENT, Role.OPERATOR, Role.SYSTEM):
         return _administration(r)
+    if r.document is not None and r.document.deleted and r.document.author_id != r.actor.id:
+        return deny("R7: a deleted document is shown to nobody but its author")
     if role in (Role.PATIENT, Role.REPRESENTATIVE):
         return _holder(r)
     if role is Role.PROFESSIONAL:
@@ -207,8 +214,9 @@ def _holder(r: Request) -> Decision:
             return deny("R13: hidden from the holder until announced")
         if r.actor.role is Role.REPRESENTATIVE and doc.hidden_from_representatives:
             return deny("R3: hidden from the legal representatives")
-        if r.action is Action.DELETE_DOCUMENT and doc.author_id != r.record.ins:
-            return deny("R7: only the author deletes a document")
+        authored = doc.author_id == r.record.ins
+        if r.action in (Action.DELETE_DOCUMENT, Action.ARCHIVE_DOCUMENT) and not authored:
+            return deny("R7: only the author deletes or archives a document")
     if r.action is Action.WRITE_DOCUMENT:
         category = doc.category if doc else r.category
         if category is not Category.DEPOSE_PAR_PATIENT:
@@ -253,7 +261,7 @@ def _professional(r: Request) -> Decision:
             f"R14: emergency access ({emergency and emergency.kind})",
             Purpose.EMERGENCY,
         )
-    if r.action is Action.READ_RECORD:
+    if r.action in (Action.READ_RECORD, Action.SEARCH_DOCUMENTS):
         return allow(basis, purpose)
     return _on_document(r, full, basis, purpose)
 
@@ -261,7 +269,7 @@ def _professional(r: Request) -> Decision:
 def _on_document(r: Request, full: bool, basis: str, purpose: Purpose) -> Decision:
     doc = r.document
     author = doc is not None and doc.author_id == r.actor.id
-    if r.action in (Action.DELETE_DOCUMENT, Action.HIDE_DOCUMENT):
+    if r.action in (Action.DELETE_DOCUMENT, Action.HIDE_DOCUMENT, Action.ARCHIVE_DOCUMENT):
         return allow("R7: the author's own document") if author else deny("R7: only the author")
     category = doc.category if doc else r.category
     if category is None:

@@ -32,15 +32,27 @@ class AuditAction(StrEnum):
     BENEFICIARIES_IMPORT = "beneficiaries.import"
     STATS_READ = "stats.read"
     AUDIT_VERIFY = "audit.verify"
+    FSCK = "store.fsck"
+    DOCUMENT_SEARCH = "document.search"
     DOCUMENT_READ = "document.read"
     DOCUMENT_WRITE = "document.write"
     DOCUMENT_DELETE = "document.delete"
+    DOCUMENT_ARCHIVE = "document.archive"
     DOCUMENT_MASK = "document.mask"
     DOCUMENT_HIDE = "document.hide"
     HISTORY_READ = "history.read"
     ACCESS_MANAGE = "access.manage"  # authorise, block, médecin traitant, emergency choices
     EMERGENCY_ACCESS = "emergency.access"
     CONSENT_RECORD = "consent.record"
+    # The holder's portal account (RULES R19; docs/decisions/0007-portal-accounts.md).
+    ACCOUNT_CODES_ISSUE = "account.codes_issue"  # activation letters, per batch
+    ACCOUNT_ACTIVATE = "account.activate"
+    ACCOUNT_LOGIN = "account.login"  # detail.step: password, code
+    ACCOUNT_LOCK = "account.lock"
+    ACCOUNT_LOGOUT = "account.logout"
+    ACCOUNT_SESSION_END = "account.session_end"  # idle or absolute timeout
+    ACCOUNT_RESET = "account.reset"  # detail.step: request, complete
+    ACCOUNT_TOTP = "account.totp"
 
 
 class Outcome(StrEnum):

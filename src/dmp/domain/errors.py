@@ -4,7 +4,8 @@
     ├── InvalidInput            a value is malformed (bad key, unknown department…)
     ├── NotFound                absent, or hidden from the caller (hidden looks absent)
     ├── Conflict                the change clashes with what is stored (duplicate INS…)
-    └── Refused                 well-formed, but a rule forbids it (not a beneficiary…)
+    ├── Refused                 well-formed, but a rule forbids it (not a beneficiary…)
+    └── SeveralErrors           many of the above at once (each entry of a FHIR transaction)
 
 Adapters map these once each (api/outcomes.py, cli) and never invent their own.
 """
@@ -42,3 +43,14 @@ class Conflict(DomainError):
 
 class Refused(DomainError):
     """The input is well-formed but a rule forbids the change."""
+
+
+class SeveralErrors(DomainError):
+    """Several errors found together, reported together (all or nothing: issue 4)."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        if not errors:
+            raise ValueError("SeveralErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self.errors = tuple(errors)

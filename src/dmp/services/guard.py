@@ -18,7 +18,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from dmp.domain.access import Action, CareLink, Decision, DocumentFacts, Emergency, Request, decide
+from dmp.domain.access import (
+    Action,
+    CareLink,
+    Decision,
+    DocumentFacts,
+    Emergency,
+    RecordFacts,
+    Request,
+    decide,
+)
 from dmp.domain.actors import Role
 from dmp.domain.audit import AuditAction, Outcome
 from dmp.domain.errors import NotFound
@@ -40,6 +49,32 @@ class Access:
     decision: Decision
     link: CareLink
     emergency: Emergency | None
+    facts: RecordFacts
+
+    def judge(
+        self,
+        ctx: Ctx,
+        action: Action,
+        *,
+        document: DocumentFacts | None = None,
+        category: Category | None = None,
+    ) -> Decision:
+        """The policy's answer for one more item under the access already granted:
+        each document of a search, each entry of a submission. The use case's one
+        audit event covers them (its detail says what was returned or stored)."""
+        return decide(
+            Request(
+                ctx.actor,
+                action,
+                self.facts,
+                ctx.now,
+                ctx.matrix,
+                self.link,
+                self.emergency,
+                document,
+                category,
+            )
+        )
 
 
 @contextmanager
@@ -68,7 +103,24 @@ def guarded(
     raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
 
 
-def _decide(
+def peek(
+    conn: Connection,
+    ctx: Ctx,
+    action: Action,
+    ins: str,
+    *,
+    category: Category | None = None,
+) -> Access | None:
+    """The policy's answer without a trace, for a use case that prepares work (writes
+    bytes to the blob store) before its traced transaction: that transaction asks again
+    through `guarded`, which decides for good and traces."""
+    evaluated = _evaluate(conn, ctx, action, ins, None, category, None)
+    if evaluated is None or not evaluated[0].decision.allowed:
+        return None
+    return evaluated[0]
+
+
+def _evaluate(
     conn: Connection,
     ctx: Ctx,
     action: Action,
@@ -76,12 +128,11 @@ def _decide(
     document: DocumentFacts | None,
     category: Category | None,
     declared: Emergency | None,
-    detail: dict[str, object] | None,
-) -> Access | None:
+) -> tuple[Access, bool] | None:
+    """The access (allowed or not) and whether the professional came before; None
+    when there is no record."""
     record = find_record(conn, ins, for_update=action is not Action.READ_RECORD)
-    audit = AuditAction(action.value)  # every access action is an audited action
     if record is None:
-        trace(conn, ctx, audit, outcome=Outcome.DENIED, record_ins=ins, reason="no record")
         return None
     link, accessed_before = CareLink(), True
     emergency = declared
@@ -92,6 +143,26 @@ def _decide(
     decision = decide(
         Request(ctx.actor, action, facts, ctx.now, ctx.matrix, link, emergency, document, category)
     )
+    return Access(record, decision, link, emergency, facts), accessed_before
+
+
+def _decide(
+    conn: Connection,
+    ctx: Ctx,
+    action: Action,
+    ins: str,
+    document: DocumentFacts | None,
+    category: Category | None,
+    declared: Emergency | None,
+    detail: dict[str, object] | None,
+) -> Access | None:
+    audit = AuditAction(action.value)  # every access action is an audited action
+    evaluated = _evaluate(conn, ctx, action, ins, document, category, declared)
+    if evaluated is None:
+        trace(conn, ctx, audit, outcome=Outcome.DENIED, record_ins=ins, reason="no record")
+        return None
+    access, accessed_before = evaluated
+    decision = access.decision
     outcome = Outcome.SUCCESS if decision.allowed else Outcome.DENIED
     trace(
         conn,
@@ -108,9 +179,9 @@ def _decide(
     if (
         ctx.actor.role is Role.PROFESSIONAL
         and not accessed_before
-        and record.status is RecordStatus.OPEN
+        and access.record.status is RecordStatus.OPEN
     ):
         # RULES R17: the holder is told of each professional's first access.
         care_team.mark_first_access(conn, ins, ctx.actor.id, ctx.now)
         notifications.enqueue_first_access(conn, ins, ctx.now, ctx.actor.id, ctx.actor.profession)
-    return Access(record, decision, link, emergency)
+    return access

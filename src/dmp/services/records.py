@@ -77,6 +77,17 @@ def get_record(db: Database, ctx: Ctx, ins: str) -> Record:
         return access.record
 
 
+def get_record_and_doctor(db: Database, ctx: Ctx, ins: str) -> tuple[Record, str | None]:
+    """The record and its médecin traitant's RPPS (FHIR Patient.generalPractitioner),
+    under the same policy as `get_record`."""
+    ins = parse_ins(ins)
+    with guarded(db, ctx, Action.READ_RECORD, ins) as (conn, access):
+        doctor = next(
+            (rpps for rpps, link in care_team.links(conn, ins) if link.medecin_traitant), None
+        )
+        return access.record, doctor
+
+
 def close_record(db: Database, ctx: Ctx, ins: str, by: str, reason: str) -> Record:
     """RULES R4: the holder or a representative closes the record, giving a reason."""
     ins = parse_ins(ins)

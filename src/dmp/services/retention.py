@@ -1,7 +1,15 @@
-"""Purging records ten years after closure (RULES R4; CSP L1111-18)."""
+"""Purging records ten years after closure (RULES R4; CSP L1111-18).
+
+The purge destroys the record's data key in the transaction that marks it purged, so
+its documents are unreadable wherever a copy survives (crypto-shredding, see
+storage/envelope.py), and deletes its document rows; their blobs are deleted once that
+transaction has committed, as well as can be: what is left is unreadable anyway, and
+`dmp fsck --full` removes it.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -15,30 +23,37 @@ from dmp.domain.retention import (
 from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
-from dmp.storage import contacts, outbox
+from dmp.storage import blob_refs, contacts, keyring, outbox
+from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 from dmp.storage.records import find_closed_before, save_record
 
 PAGE = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Purged:
     ins: str
     closed_at: datetime
+    documents: int = 0  # document versions destroyed
 
 
-def purge_expired(db: Database, ctx: Ctx, as_of: date) -> list[Purged]:
+def purge_expired(
+    db: Database, ctx: Ctx, as_of: date, store: BlobStore | None = None
+) -> list[Purged]:
     """Purge every record closed more than ten years before `as_of`.
 
     Each page is its own transaction, so an interruption keeps what was done and a
-    rerun continues; each purge leaves an audit event in the record's chain.
+    rerun continues; each purge leaves an audit event in the record's chain. Without
+    a `store`, blobs stay for `dmp fsck --full` (unreadable: their key is destroyed).
     """
     check_purge_date(as_of, local_date(ctx.now))
     purged: list[Purged] = []
     after = ""
     bound = purge_candidates_closed_before(as_of)
     while True:
+        blob_keys: list[str] = []
         with db.write() as conn:
             page = find_closed_before(conn, bound, PAGE, after)
             for record in page:
@@ -50,14 +65,39 @@ def purge_expired(db: Database, ctx: Ctx, as_of: date) -> list[Purged]:
                 # The holder's e-mail and queued notices are personal data too.
                 contacts.delete_contact(conn, record.ins)
                 outbox.delete_notices(conn, record.ins)
+                # Crypto-shredding first: once this commits, no copy can be read.
+                keyring.destroy_data_key(conn, record.ins)
+                documents = blob_refs.delete_documents_of(conn, record.ins)
+                blob_keys += documents + blob_refs.delete_pending_of(conn, record.ins)
                 trace(
                     conn,
                     ctx,
                     AuditAction.RECORD_PURGE,
                     record_ins=record.ins,
-                    detail={"closed_at": record.closed_at.isoformat(), "as_of": as_of.isoformat()},
+                    detail={
+                        "closed_at": record.closed_at.isoformat(),
+                        "as_of": as_of.isoformat(),
+                        "documents": len(documents),
+                    },
                 )
-                purged.append(Purged(record.ins, record.closed_at))
+                purged.append(Purged(record.ins, record.closed_at, len(documents)))
+        if store is not None:
+            _delete_blobs(store, blob_keys)
         if len(page) < PAGE:
             return purged
         after = page[-1].ins
+
+
+def _delete_blobs(store: BlobStore, keys: list[str]) -> None:
+    """Delete the purged records' blobs, as well as can be: the purge has committed, and
+    what stays is unreadable (its key is gone) until `dmp fsck --full` removes it."""
+    failed = 0
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception as exc:  # any store error: the purge itself has succeeded
+            if not failed:
+                log.warning("purge: blob %s not deleted: %s", key, exc)
+            failed += 1
+    if failed:
+        log.warning("purge: %d blob(s) left, unreadable, for dmp fsck --full", failed)

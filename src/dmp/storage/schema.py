@@ -250,6 +250,8 @@ document = Table(
     Column("language", String(16)),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),  # of the plaintext
+    Column("sha1", String(40), nullable=False),  # FHIR R4 Attachment.hash is SHA-1
+    Column("awaiting_notice_at", UTC_TIME),  # R13: when the holder was told it awaits
     Column("blob_key", String(80), nullable=False),
     Column("submission_set", String(128), nullable=False),
     Column("description", String(1000)),
@@ -283,6 +285,71 @@ pending_blob = Table(
 )
 
 # --- portal accounts (issue 3) -----------------------------------------------------
+
+# RULES R19; docs/decisions/0007-portal-accounts.md. Secrets are kept only as digests:
+# SHA-256 of the 80-bit codes and of the session ids, a keyed HMAC of the 6-digit login
+# codes, argon2id of the passwords; the TOTP seed sealed with AES-GCM (portal key).
+
+# One live activation code per beneficiary: issuing again replaces it (the old one dies).
+portal_activation = Table(
+    "portal_activation",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("issued_at", UTC_TIME, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False),
+    Column("used_at", UTC_TIME),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", UTC_TIME),
+    Column("lockouts", Integer, nullable=False, default=0),
+)
+
+# The holder's account: where login codes go, the password, the optional TOTP, the
+# throttle of failed attempts (password or code).
+portal_account = Table(
+    "portal_account",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("totp_secret", LargeBinary),  # sealed; NULL: login codes by e-mail
+    Column("totp_pending", LargeBinary),  # sealed; a secret being enrolled
+    Column("totp_last_step", BigInteger),  # a TOTP code is accepted once
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", UTC_TIME),
+    Column("lockouts", Integer, nullable=False, default=0),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("password_changed_at", UTC_TIME, nullable=False),
+    Column("last_login_at", UTC_TIME),
+)
+
+# Server-side sessions, found by the digest of the cookie's value. A session waiting for
+# the second factor holds the digest of the code sent (10 minutes).
+portal_session = Table(
+    "portal_session",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("last_seen_at", UTC_TIME, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False, index=True),  # absolute end; sweeps
+    Column("otp_hash", String(64)),
+    Column("otp_sent_at", UTC_TIME),
+    PrimaryKeyConstraint("ins", "id_hash"),
+    Index("ix_portal_session_id_hash", "id_hash", unique=True),
+)
+
+# A password reset under way: one live reset code per account (30 minutes, once).
+portal_reset = Table(
+    "portal_reset",
+    metadata,
+    Column("ins", INS, primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False),
+    Column("used_at", UTC_TIME),
+)
 
 # --- claims (issue 5) ----------------------------------------------------------------
 

@@ -50,12 +50,15 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("sha1", sa.String(length=40), nullable=False),
+        sa.Column("awaiting_notice_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("blob_key", sa.String(length=80), nullable=False),
         sa.Column("submission_set", sa.String(length=128), nullable=False),
         sa.Column("description", sa.String(length=1000), nullable=True),
         sa.PrimaryKeyConstraint("ins", "id", name=op.f("pk_document")),
     )
     with op.batch_alter_table("document", schema=None) as batch_op:
+        batch_op.create_index("ix_document_blob_key", ["blob_key"], unique=True)
         batch_op.create_index("ix_document_id", ["id"], unique=True)
         batch_op.create_index("ix_document_ins_published_at", ["ins", "published_at"], unique=False)
         batch_op.create_index("ix_document_master_identifier", ["master_identifier"], unique=True)
@@ -94,6 +97,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_document_master_identifier")
         batch_op.drop_index("ix_document_ins_published_at")
         batch_op.drop_index("ix_document_id")
+        batch_op.drop_index("ix_document_blob_key")
 
     op.drop_table("document")
     # ### end Alembic commands ###

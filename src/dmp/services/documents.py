@@ -1,0 +1,549 @@
+"""Documents: publish (ITI-65), find (ITI-67), retrieve (ITI-68) and their lifecycle
+(RULES R6, R7, R12, R13, R20, R21), every access through the guard.
+
+Publishing is all or nothing and survives a crash at any point:
+1. every document is checked (type, bytes against the declared MIME type) without
+   touching the database; all errors are reported together;
+2. a short transaction peeks at the policy, resolves resends and replacements, gets the
+   record's data key and notes the blob keys about to be written (`pending_blob`);
+3. the bytes are sealed with the record's key and written to the blob store;
+4. the traced transaction decides again, stores the metadata and clears the pending
+   notes. A failure removes what step 3 wrote; a crash leaves pending notes that
+   `dmp fsck` turns into deletions. No half-document is ever visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from dmp.domain.access import Action
+from dmp.domain.actors import Role
+from dmp.domain.audit import AuditAction, Outcome
+from dmp.domain.content import Content, check_content
+from dmp.domain.document_types import DocumentType, document_type
+from dmp.domain.documents import (
+    Author,
+    Document,
+    DocumentQuery,
+    DocumentStatus,
+    Flag,
+    NewDocument,
+    Submission,
+    change_visibility,
+    changed_flags,
+    check_replaceable,
+    check_resend,
+    check_submission,
+    delete,
+    matches,
+    set_archived,
+    sort_key,
+    supersede,
+    visibility_of,
+)
+from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused, SeveralErrors
+from dmp.domain.time import local_date
+from dmp.services import guard, notifications
+from dmp.services.context import Ctx
+from dmp.services.trail import trace
+from dmp.storage import beneficiaries, documents, keyring
+from dmp.storage.blobs import BlobMissing, BlobStore
+from dmp.storage.db import Database
+from dmp.storage.envelope import MasterKey, SealBroken, open_sealed, seal
+
+DEFAULT_MAX_SIZE = 20 * 1024 * 1024  # issue 4: 20 MB unless configured
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    """Where documents' bytes go: the blob store, sealed under the record's data key."""
+
+    store: BlobStore
+    master: MasterKey
+    max_size: int = DEFAULT_MAX_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The outcome of one submitted document: stored now, or already (a resend)."""
+
+    document: Document
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    documents: tuple[Document, ...]
+    total: int  # what the caller may see, never more
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    new: NewDocument
+    type: DocumentType
+    content: Content
+
+
+# --- publish (ITI-65) ---
+
+
+def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Stored]:
+    """Store every document of `sub`, or none; resends of stored documents are no-ops.
+
+    Errors come back together (SeveralErrors), each naming its entry. A caller the
+    policy refuses gets RECORD_NOT_FOUND, like a record that does not exist.
+    """
+    checked = _check_all(db, ctx, vault, sub)
+    plan = _prepare(db, ctx, vault, sub, checked)
+    try:
+        for item in plan.to_write:
+            vault.store.put(item.document.blob_key, _seal(plan.key, item.document, item.data))
+        return _commit(db, ctx, sub, checked, plan)
+    except BaseException:
+        _discard(db, vault.store, [i.document.blob_key for i in plan.to_write])
+        raise
+
+
+def _check_all(db: Database, ctx: Ctx, vault: Vault, sub: Submission) -> list[_Checked]:
+    errors: list[DomainError] = list(check_submission(sub))
+    checked: list[_Checked] = []
+    for new in sub.documents:
+        try:
+            doc_type = document_type(new.type_code, f"{new.path}.type")
+            content = check_content(
+                new.declared_mime, new.data, max_size=vault.max_size, field=new.content_path
+            )
+        except DomainError as exc:
+            errors.append(exc)
+            continue
+        checked.append(_Checked(new, doc_type, content))
+    if errors:
+        _trace_failure(db, ctx, sub.ins, errors)
+        raise SeveralErrors(errors)
+    return checked
+
+
+@dataclass(frozen=True, slots=True)
+class _ToWrite:
+    document: Document
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    key: bytes
+    to_write: tuple[_ToWrite, ...]
+    resent: dict[str, Document]  # by master identifier
+
+
+def _prepare(
+    db: Database, ctx: Ctx, vault: Vault, sub: Submission, checked: list[_Checked]
+) -> _Plan:
+    with db.write() as conn:
+        access = guard.peek(
+            conn, ctx, Action.WRITE_DOCUMENT, sub.ins, category=checked[0].type.category
+        )
+        if access is None or not all(
+            access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
+        ):
+            access = None
+        else:
+            errors, resent, replaced = _resolve(conn, ctx, sub.ins, checked)
+            if not errors:
+                key = keyring.data_key_for(conn, sub.ins, vault.master, ctx.now)
+                to_write = tuple(
+                    _ToWrite(_document(sub, c, ctx, replaced), c.new.data)
+                    for c in checked
+                    if c.new.master_identifier not in resent
+                )
+                documents.add_pending_blobs(
+                    conn, sub.ins, [w.document.blob_key for w in to_write], ctx.now
+                )
+    if access is None:
+        _refuse(db, ctx, sub, checked)
+    if errors:
+        _trace_failure(db, ctx, sub.ins, errors)
+        raise SeveralErrors(errors)
+    return _Plan(key, to_write, resent)
+
+
+def _resolve(
+    conn: Connection, ctx: Ctx, ins: str, checked: Sequence[_Checked]
+) -> tuple[list[DomainError], dict[str, Document], dict[str, Document]]:
+    """Resends (R6), replacements (R7) and the INS qualification (R1) of a submission."""
+    errors: list[DomainError] = []
+    if beneficiaries.find_beneficiary(conn, ins) is None:
+        # R1: since 2023 nothing is added to a record whose INS is not qualified; the
+        # insurer's registry is our authority on qualified identities.
+        errors.append(
+            Refused(
+                "INS_NOT_QUALIFIED",
+                "the record's INS is not a qualified identity of the insurer's registry; "
+                "it accepts no new document",
+                "Bundle.entry.resource.subject",
+            )
+        )
+    stored = documents.find_by_master_identifiers(conn, [c.new.master_identifier for c in checked])
+    replaced = documents.find_documents(conn, [c.new.replaces for c in checked if c.new.replaces])
+    resent: dict[str, Document] = {}
+    author = _author(ctx, None)
+    for c in checked:
+        new = c.new
+        try:
+            previous = stored.get(new.master_identifier)
+            if previous is not None:
+                check_resend(
+                    previous,
+                    ins,
+                    c.content.sha256,
+                    c.type.loinc,
+                    f"{new.path}.masterIdentifier",
+                )
+                resent[new.master_identifier] = previous
+                continue
+            if new.replaces:
+                old = replaced.get(new.replaces)
+                field = f"{new.path}.relatesTo[0].target"
+                if old is None:
+                    raise NotFound(
+                        "REPLACED_NOT_FOUND", f"no document {new.replaces} to replace", field
+                    )
+                check_replaceable(old, ins, author.id, field)
+        except DomainError as exc:
+            errors.append(exc)
+    return errors, resent, replaced
+
+
+def _refuse(db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked]) -> None:
+    """Trace the refusal through the guard, which raises RECORD_NOT_FOUND."""
+    categories = sorted({c.type.category.value for c in checked})
+    with guard.guarded(
+        db,
+        ctx,
+        Action.WRITE_DOCUMENT,
+        sub.ins,
+        category=checked[0].type.category,
+        detail={"categories": categories, "documents": len(checked)},
+    ) as (_, access):
+        if all(access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked):
+            # The policy changed between the peek and now: ask the caller to resend.
+            raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+    # One of the categories is refused: trace it as such (the guard allowed the first).
+    with db.write() as conn:
+        trace(
+            conn,
+            ctx,
+            AuditAction.DOCUMENT_WRITE,
+            outcome=Outcome.DENIED,
+            record_ins=sub.ins,
+            reason="R10: a category of the submission is not writable by this profession",
+            detail={"categories": categories},
+        )
+    raise NotFound("RECORD_NOT_FOUND", f"no record for {sub.ins}", "ins")
+
+
+def _commit(
+    db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked], plan: _Plan
+) -> list[Stored]:
+    new_docs = [w.document for w in plan.to_write]
+    detail: dict[str, object] = {
+        "submission_set": sub.submission_set,
+        "stored": [d.id for d in new_docs],
+        "types": sorted({d.type_code for d in new_docs}),
+        "resent": sorted(d.id for d in plan.resent.values()),
+        "replaced": sorted(d.replaces for d in new_docs if d.replaces),
+    }
+    try:
+        with guard.guarded(
+            db,
+            ctx,
+            Action.WRITE_DOCUMENT,
+            sub.ins,
+            category=checked[0].type.category,
+            detail=detail,
+        ) as (conn, access):
+            if not all(
+                access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
+            ):
+                raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+            errors, resent, _ = _resolve(conn, ctx, sub.ins, checked)
+            if errors or resent.keys() != plan.resent.keys():
+                # A concurrent submission got there first; the caller resends.
+                raise SeveralErrors(errors or [Conflict("RETRY", "sent twice at once")])
+            for old_id in (d.replaces for d in new_docs if d.replaces):
+                old = documents.find_document(conn, old_id)
+                assert old is not None  # checked by _resolve in this transaction
+                documents.save_state(conn, supersede(old))
+            documents.insert_documents(conn, new_docs)
+            keys = [d.blob_key for d in new_docs]
+            if documents.remove_pending_blobs(conn, keys) != len(keys):
+                # fsck judged this publish dead and removed its bytes: store nothing.
+                raise Conflict("RETRY", "the submission took too long; send it again")
+            if any(not d.visibility.hidden_from_patient for d in new_docs):
+                notifications.enqueue_new_document(conn, sub.ins, ctx.now)
+    except DomainError as exc:
+        if not isinstance(exc, NotFound):
+            _trace_failure(db, ctx, sub.ins, list(getattr(exc, "errors", (exc,))))
+        raise
+    by_master = {d.master_identifier: d for d in new_docs}
+    return [
+        Stored(by_master[c.new.master_identifier], True)
+        if c.new.master_identifier in by_master
+        else Stored(plan.resent[c.new.master_identifier], False)
+        for c in checked
+    ]
+
+
+def _discard(db: Database, store: BlobStore, keys: list[str]) -> None:
+    """Best effort after a failed publish: what a crash leaves, `dmp fsck` removes."""
+    gone = []
+    for key in keys:
+        try:
+            store.delete(key)  # idempotent: also for the bytes never written
+        except Exception:  # noqa: S112 - the pending note stays for fsck
+            continue
+        gone.append(key)
+    try:
+        with db.write() as conn:
+            documents.remove_pending_blobs(conn, gone)
+    except Exception:  # noqa: S110 - fsck finds the notes left behind
+        pass
+
+
+def _trace_failure(db: Database, ctx: Ctx, ins: str, errors: Sequence[DomainError]) -> None:
+    with db.write() as conn:
+        trace(
+            conn,
+            ctx,
+            AuditAction.DOCUMENT_WRITE,
+            outcome=Outcome.FAILED,
+            record_ins=ins,
+            reason=errors[0].code,
+            detail={"errors": [{"code": e.code, "field": e.field} for e in errors[:20]]},
+        )
+
+
+def _author(ctx: Ctx, name: str | None) -> Author:
+    actor = ctx.actor
+    return Author(
+        id=actor.id,
+        role=actor.role.value,
+        profession=actor.profession if actor.role is Role.PROFESSIONAL else None,
+        organisation=actor.organisation,
+        name=name,
+    )
+
+
+def _document(sub: Submission, c: _Checked, ctx: Ctx, replaced: dict[str, Document]) -> Document:
+    new = c.new
+    doc_id = str(uuid.uuid4())
+    old = replaced.get(new.replaces) if new.replaces else None
+    return Document(
+        ins=sub.ins,
+        id=doc_id,
+        master_identifier=new.master_identifier,
+        version=old.version + 1 if old else 1,
+        replaces=new.replaces,
+        status=DocumentStatus.CURRENT,
+        archived=False,
+        type_code=c.type.loinc,
+        category=c.type.category,
+        class_code=c.type.class_code,
+        title=new.title or c.type.title,
+        author=_author(ctx, new.author_name),
+        care_start=new.care_start,
+        care_end=new.care_end,
+        created_at=new.created_at,
+        published_at=ctx.now,
+        visibility=new.visibility,
+        mime_type=c.content.mime_type,
+        format_code=c.content.format_code,
+        language=new.language,
+        size=c.content.size,
+        sha256=c.content.sha256,
+        sha1=hashlib.sha1(new.data, usedforsecurity=False).hexdigest(),
+        blob_key=f"d/{doc_id[:2]}/{doc_id}",
+        submission_set=sub.submission_set,
+        description=new.description,
+    )
+
+
+def _aad(doc: Document) -> bytes:
+    # The sealed bytes are bound to their record and document: a blob copied under
+    # another document's key does not open.
+    return f"{doc.ins}/{doc.id}".encode()
+
+
+def _seal(key: bytes, doc: Document, data: bytes) -> bytes:
+    return seal(key, data, _aad(doc))
+
+
+# --- find (ITI-67) ---
+
+
+def find(db: Database, ctx: Ctx, query: DocumentQuery) -> Page:
+    """The documents of a record the caller may see that answer `query` (R20, R21).
+
+    A caller who may not search the record gets an empty page, as for a record that
+    does not exist (the refusal is traced); `total` never counts a hidden document.
+    """
+    detail: dict[str, object] = {"query": _describe(query)}
+    try:
+        with guard.guarded(db, ctx, Action.SEARCH_DOCUMENTS, query.ins, detail=detail) as (
+            conn,
+            access,
+        ):
+            stored = documents.record_documents(conn, query.ins)
+    except NotFound:
+        return Page((), 0)
+    today = local_date(ctx.now)
+    visible = [
+        d
+        for d in stored
+        if matches(d, query, today) and access.judge(ctx, Action.READ_DOCUMENT, document=d.facts())
+    ]
+    visible.sort(key=lambda d: sort_key(d, query.sort), reverse=query.descending)
+    page = visible[query.offset : query.offset + query.count]
+    return Page(tuple(page), len(visible))
+
+
+def _describe(q: DocumentQuery) -> dict[str, object]:
+    described: dict[str, object] = {}
+    if q.types:
+        described["type"] = sorted(q.types)
+    if q.categories:
+        described["category"] = sorted(c.value for c in q.categories)
+    if q.statuses:
+        described["status"] = sorted(s.value for s in q.statuses)
+    if q.narrows_time:
+        described["time"] = True
+    return described
+
+
+# --- read and retrieve (ITI-68) ---
+
+
+def read_document(db: Database, ctx: Ctx, document_id: str) -> Document:
+    """A document's metadata, if the caller may see it (traced)."""
+    doc = _load(db, document_id)
+    with guard.guarded(
+        db,
+        ctx,
+        Action.READ_DOCUMENT,
+        doc.ins,
+        document=doc.facts(),
+        detail={"document": doc.id, "content": False},
+    ):
+        return doc
+
+
+def retrieve(db: Database, vault: Vault, ctx: Ctx, document_id: str) -> tuple[Document, bytes]:
+    """The original bytes of a document, checked against the stored SHA-256 (R6)."""
+    doc = _load(db, document_id)
+    with guard.guarded(
+        db,
+        ctx,
+        Action.READ_DOCUMENT,
+        doc.ins,
+        document=doc.facts(),
+        detail={"document": doc.id, "content": True},
+    ) as (conn, _):
+        key = keyring.existing_data_key(conn, doc.ins, vault.master)
+    if key is None:
+        raise NotFound("DOCUMENT_NOT_FOUND", f"no document {document_id}", "id")
+    try:
+        data = open_sealed(key, vault.store.get(doc.blob_key), _aad(doc))
+    except (BlobMissing, SealBroken) as exc:
+        raise DocumentUnreadable(doc.id) from exc
+    if hashlib.sha256(data).hexdigest() != doc.sha256:
+        raise DocumentUnreadable(doc.id)
+    return doc, data
+
+
+class DocumentUnreadable(Exception):
+    """The stored bytes are missing or do not match their hash: an operator's problem
+    (storage damaged), never the caller's — reported as a server error."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"document {document_id}: stored bytes missing or damaged")
+        self.document_id = document_id
+
+
+def _load(db: Database, document_id: str) -> Document:
+    with db.read() as conn:
+        doc = documents.find_document(conn, document_id)
+    if doc is None:
+        raise NotFound("DOCUMENT_NOT_FOUND", f"no document {document_id}", "id")
+    return doc
+
+
+# --- lifecycle: delete, archive, visibility (R7, R12, R13, R21) ---
+
+
+def delete_document(db: Database, ctx: Ctx, document_id: str) -> Document:
+    """R7: logical deletion by the author only; the bytes stay for retention."""
+    return _change(db, ctx, document_id, Action.DELETE_DOCUMENT, delete, {"deleted": True})
+
+
+def archive_document(db: Database, ctx: Ctx, document_id: str, archived: bool) -> Document:
+    """R21: archived documents leave the default search; their author decides."""
+    return _change(
+        db,
+        ctx,
+        document_id,
+        Action.ARCHIVE_DOCUMENT,
+        lambda d: set_archived(d, archived),
+        {"archived": archived},
+    )
+
+
+def set_flags(db: Database, ctx: Ctx, document_id: str, flags: frozenset[Flag]) -> Document:
+    """Change the visibility flags: masking is the holder's (R12), hiding from the
+    holder or the representatives the author's (R13, R3). One request changes one
+    person's flags; a mixed change is refused rather than half done."""
+    doc = _load(db, document_id)
+    wanted = visibility_of(flags, "securityLabel")
+    changed = changed_flags(doc.visibility, wanted)
+    if not changed:
+        return doc
+    holder_part = changed & {Flag.MASKED}
+    if holder_part and changed - holder_part:
+        raise InvalidInput(
+            "FLAGS_MIXED",
+            "masking (the holder's choice) and hiding (the author's) are changed by "
+            "separate requests",
+            "securityLabel",
+        )
+    action = Action.MASK_DOCUMENT if holder_part else Action.HIDE_DOCUMENT
+    return _change(
+        db,
+        ctx,
+        document_id,
+        action,
+        lambda d: change_visibility(d, flags, "securityLabel"),
+        {"flags": sorted(f.value for f in flags)},
+    )
+
+
+def _change(
+    db: Database,
+    ctx: Ctx,
+    document_id: str,
+    action: Action,
+    change: Callable[[Document], Document],
+    detail: dict[str, object],
+) -> Document:
+    doc = _load(db, document_id)
+    with guard.guarded(
+        db, ctx, action, doc.ins, document=doc.facts(), detail={"document": doc.id, **detail}
+    ) as (conn, _):
+        current = documents.find_document(conn, document_id)
+        assert current is not None
+        after = change(current)
+        documents.save_state(conn, after)
+    return after
