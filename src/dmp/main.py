@@ -51,6 +51,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app the DMP_* environment describes: the factory `dmp serve --workers N`
+    hands each worker process (uvicorn imports it by name)."""
+    return create_app(Settings())
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Beside the server, a thread delivers queued notices when DMP_NOTIFY_IN_PROCESS

@@ -14,11 +14,25 @@ from dmp.main import create_app
 def serve_cmd(
     host: Annotated[str | None, typer.Option(help="adresse d'écoute (défaut DMP_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (défaut DMP_PORT)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="processus serveurs (un par cœur)")
+    ] = 1,
 ) -> None:
     """Serve the API and the pages."""
     s = settings()
-    app = create_app(s)
     host = host or s.host
     port = port or s.port
     console.print(f"dmp sur http://{host}:{port}/  (API : /api, documentation : /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    if workers > 1:
+        # Each worker process builds its own app from the same DMP_* environment.
+        uvicorn.run(
+            "dmp.main:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=False,
+        )
+        return
+    uvicorn.run(create_app(s), host=host, port=port, log_level="info", proxy_headers=False)

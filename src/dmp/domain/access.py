@@ -21,6 +21,9 @@ The rules (RULES.md):
 - R14 emergencies: "bris de glace" or SAMU regulation, each with a reason, limited in
   time, each refusable in advance by the holder; masked documents stay masked.
 - R7 only the author deletes or hides their document.
+- R5 the health profile (issue 4; domain/profile.py): each entry is judged like a
+  document of its matrix category, but the holder writes and deletes every entry of
+  their own profile, and a professional changes only the entries they wrote.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ class Action(StrEnum):
     MANAGE_ACCESS = "access.manage"  # authorise, block, médecin traitant, emergency choices
     RECORD_CONSENT = "consent.record"  # a professional records consent given during care
     DECLARE_EMERGENCY = "emergency.access"  # bris de glace or SAMU regulation
+    # The health profile (R5): entries judged as documents of their category (R10).
+    SEARCH_PROFILE = "profile.search"  # the list; each entry is then judged alone
+    READ_PROFILE = "profile.read"
+    WRITE_PROFILE = "profile.write"  # create, or update an existing entry
+    DELETE_PROFILE = "profile.delete"
 
 
 class EmergencyKind(StrEnum):
@@ -151,6 +159,12 @@ _HOLDER_ACTIONS = {
     Action.MASK_DOCUMENT,
     Action.READ_HISTORY,
     Action.MANAGE_ACCESS,
+    # R5: the holder writes and deletes any entry of their own profile, whoever wrote it
+    # (none of the document-only restrictions below apply to these actions).
+    Action.SEARCH_PROFILE,
+    Action.READ_PROFILE,
+    Action.WRITE_PROFILE,
+    Action.DELETE_PROFILE,
 }
 
 
@@ -261,7 +275,7 @@ def _professional(r: Request) -> Decision:
             f"R14: emergency access ({emergency and emergency.kind})",
             Purpose.EMERGENCY,
         )
-    if r.action in (Action.READ_RECORD, Action.SEARCH_DOCUMENTS):
+    if r.action in (Action.READ_RECORD, Action.SEARCH_DOCUMENTS, Action.SEARCH_PROFILE):
         return allow(basis, purpose)
     return _on_document(r, full, basis, purpose)
 
@@ -269,19 +283,28 @@ def _professional(r: Request) -> Decision:
 def _on_document(r: Request, full: bool, basis: str, purpose: Purpose) -> Decision:
     doc = r.document
     author = doc is not None and doc.author_id == r.actor.id
-    if r.action in (Action.DELETE_DOCUMENT, Action.HIDE_DOCUMENT, Action.ARCHIVE_DOCUMENT):
+    author_only = (
+        Action.DELETE_DOCUMENT,
+        Action.HIDE_DOCUMENT,
+        Action.ARCHIVE_DOCUMENT,
+        Action.DELETE_PROFILE,
+    )
+    if r.action in author_only:
         return allow("R7: the author's own document") if author else deny("R7: only the author")
+    if r.action is Action.WRITE_PROFILE and doc is not None and not author:
+        # R5: an existing entry is changed by its author (or the holder), not by others.
+        return deny("R7: a profile entry is changed by its author or the holder")
     category = doc.category if doc else r.category
     if category is None:
         return deny("R10: no document category to judge")
     rights = r.matrix.rights(r.actor.profession, category)
-    if r.action is Action.WRITE_DOCUMENT:
+    if r.action in (Action.WRITE_DOCUMENT, Action.WRITE_PROFILE):
         if not rights.write:
             return deny(
                 f"R10: the matrix gives profession {r.actor.profession} no write on {category}"
             )
         return allow(f"R10: the matrix allows writing; {basis}", purpose)
-    # READ_DOCUMENT
+    # READ_DOCUMENT, READ_PROFILE
     if doc is None:
         return deny("R10: nothing to read")
     if author:

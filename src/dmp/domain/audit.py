@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
@@ -44,6 +44,11 @@ class AuditAction(StrEnum):
     ACCESS_MANAGE = "access.manage"  # authorise, block, médecin traitant, emergency choices
     EMERGENCY_ACCESS = "emergency.access"
     CONSENT_RECORD = "consent.record"
+    # The health profile (issue 4; domain/profile.py).
+    PROFILE_SEARCH = "profile.search"
+    PROFILE_READ = "profile.read"
+    PROFILE_WRITE = "profile.write"
+    PROFILE_DELETE = "profile.delete"
     # The holder's portal account (RULES R19; docs/decisions/0007-portal-accounts.md).
     ACCOUNT_CODES_ISSUE = "account.codes_issue"  # activation letters, per batch
     ACCOUNT_ACTIVATE = "account.activate"
@@ -94,9 +99,13 @@ class AuditEvent:
         return record_chain(self.record_ins) if self.record_ins else SYSTEM_CHAIN
 
 
+_EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
+
+
 def canonical(event: AuditEvent) -> str:
     """The event as canonical JSON (sorted keys, UTC ISO timestamps)."""
-    data = asdict(event)
+    # Shallow (no dataclasses.asdict deep copy): json.dumps walks `detail` itself.
+    data = {name: getattr(event, name) for name in _EVENT_FIELDS}
     data["at"] = event.at.isoformat()
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

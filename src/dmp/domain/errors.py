@@ -4,6 +4,7 @@
     ├── InvalidInput            a value is malformed (bad key, unknown department…)
     ├── NotFound                absent, or hidden from the caller (hidden looks absent)
     ├── Conflict                the change clashes with what is stored (duplicate INS…)
+    │   └── PreconditionFailed  made on an outdated version (FHIR If-Match)
     ├── Refused                 well-formed, but a rule forbids it (not a beneficiary…)
     └── SeveralErrors           many of the above at once (each entry of a FHIR transaction)
 
@@ -39,6 +40,10 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The change clashes with the stored state."""
+
+
+class PreconditionFailed(Conflict):
+    """The change was made on a version that is no longer the stored one (HTTP 412)."""
 
 
 class Refused(DomainError):

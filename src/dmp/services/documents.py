@@ -4,29 +4,36 @@
 Publishing is all or nothing and survives a crash at any point:
 1. every document is checked (type, bytes against the declared MIME type) without
    touching the database; all errors are reported together;
-2. a short transaction peeks at the policy, resolves resends and replacements, gets the
-   record's data key and notes the blob keys about to be written (`pending_blob`);
-3. the bytes are sealed with the record's key and written to the blob store;
-4. the traced transaction decides again, stores the metadata and clears the pending
-   notes. A failure removes what step 3 wrote; a crash leaves pending notes that
-   `dmp fsck` turns into deletions. No half-document is ever visible.
+2. a read-only transaction peeks at the policy (nothing is written for a caller who
+   would be refused), resolves resends and replacements and reads the record's data
+   key (created, once per record, by a short write);
+3. the bytes are sealed with the record's key and written to the blob store under a
+   key that carries the hour they were written (`d/<YYYYMMDDHH>/<uuid>`);
+4. the traced transaction decides again and stores the metadata. A failure removes
+   what step 3 wrote; after a crash, `dmp fsck` lists the recent hours of the store
+   and removes the bytes no document refers to. No half-document is ever visible.
+
+One commit per publish: the figure that bounds throughput on SQLite's single writer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
-from dmp.domain.access import Action
+from dmp.domain.access import HIDDEN_FROM_PATIENT_AT_MOST, Action
 from dmp.domain.actors import Role
 from dmp.domain.audit import AuditAction, Outcome
 from dmp.domain.content import Content, check_content
 from dmp.domain.document_types import DocumentType, document_type
 from dmp.domain.documents import (
+    AWAITING_NOTICE_AFTER,
     Author,
     Document,
     DocumentQuery,
@@ -40,10 +47,10 @@ from dmp.domain.documents import (
     check_resend,
     check_submission,
     delete,
+    is_awaiting_announcement,
     matches,
     set_archived,
     sort_key,
-    supersede,
     visibility_of,
 )
 from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused, SeveralErrors
@@ -57,6 +64,15 @@ from dmp.storage.db import Database
 from dmp.storage.envelope import MasterKey, SealBroken, open_sealed, seal
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024  # issue 4: 20 MB unless configured
+# Bytes older than fsck's threshold (15 min) with no document are a crash's leftovers;
+# a publish slower than this gives up rather than refer to bytes fsck may remove.
+WRITE_DEADLINE = timedelta(minutes=5)
+
+
+def blob_key(now: datetime, document_id: str) -> str:
+    """Where a document's bytes go: under the hour they are written, so that fsck finds
+    a crash's leftovers by listing the recent hours only (services/fsck.py)."""
+    return f"d/{now.astimezone(UTC):%Y%m%d%H}/{document_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +116,16 @@ def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Store
     """
     checked = _check_all(db, ctx, vault, sub)
     plan = _prepare(db, ctx, vault, sub, checked)
+    started = time.monotonic()
     try:
         for item in plan.to_write:
             vault.store.put(item.document.blob_key, _seal(plan.key, item.document, item.data))
+        if time.monotonic() - started > WRITE_DEADLINE.total_seconds():
+            # fsck may take bytes this old for a crash's leftovers: do not refer to them.
+            raise Conflict("RETRY", "storing the documents took too long; send them again")
         return _commit(db, ctx, sub, checked, plan)
     except BaseException:
-        _discard(db, vault.store, [i.document.blob_key for i in plan.to_write])
+        _discard(vault.store, [i.document.blob_key for i in plan.to_write])
         raise
 
 
@@ -144,7 +164,8 @@ class _Plan:
 def _prepare(
     db: Database, ctx: Ctx, vault: Vault, sub: Submission, checked: list[_Checked]
 ) -> _Plan:
-    with db.write() as conn:
+    key: bytes | None = None
+    with db.read() as conn:
         access = guard.peek(
             conn, ctx, Action.WRITE_DOCUMENT, sub.ins, category=checked[0].type.category
         )
@@ -154,21 +175,20 @@ def _prepare(
             access = None
         else:
             errors, resent, replaced = _resolve(conn, ctx, sub.ins, checked)
-            if not errors:
-                key = keyring.data_key_for(conn, sub.ins, vault.master, ctx.now)
-                to_write = tuple(
-                    _ToWrite(_document(sub, c, ctx, replaced), c.new.data)
-                    for c in checked
-                    if c.new.master_identifier not in resent
-                )
-                documents.add_pending_blobs(
-                    conn, sub.ins, [w.document.blob_key for w in to_write], ctx.now
-                )
+            key = keyring.existing_data_key(conn, sub.ins, vault.master)
     if access is None:
         _refuse(db, ctx, sub, checked)
     if errors:
         _trace_failure(db, ctx, sub.ins, errors)
         raise SeveralErrors(errors)
+    if key is None:  # the record's first document
+        with db.write() as conn:
+            key = keyring.data_key_for(conn, sub.ins, vault.master, ctx.now)
+    to_write = tuple(
+        _ToWrite(_document(sub, c, ctx, replaced), c.new.data)
+        for c in checked
+        if c.new.master_identifier not in resent
+    )
     return _Plan(key, to_write, resent)
 
 
@@ -271,19 +291,17 @@ def _commit(
                 access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
             ):
                 raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
-            errors, resent, _ = _resolve(conn, ctx, sub.ins, checked)
-            if errors or resent.keys() != plan.resent.keys():
-                # A concurrent submission got there first; the caller resends.
-                raise SeveralErrors(errors or [Conflict("RETRY", "sent twice at once")])
             for old_id in (d.replaces for d in new_docs if d.replaces):
-                old = documents.find_document(conn, old_id)
-                assert old is not None  # checked by _resolve in this transaction
-                documents.save_state(conn, supersede(old))
-            documents.insert_documents(conn, new_docs)
-            keys = [d.blob_key for d in new_docs]
-            if documents.remove_pending_blobs(conn, keys) != len(keys):
-                # fsck judged this publish dead and removed its bytes: store nothing.
-                raise Conflict("RETRY", "the submission took too long; send it again")
+                if not documents.supersede(conn, old_id):
+                    # Replaced (or deleted) by another submission since _prepare.
+                    raise Conflict(
+                        "REPLACES_NOT_CURRENT",
+                        f"document {old_id} is no longer the current version",
+                        "DocumentReference.relatesTo",
+                    )
+            if not documents.insert_documents(conn, new_docs):
+                # The same masterIdentifier arrived from a concurrent submission.
+                raise Conflict("RETRY", "sent twice at once; send it again to get its outcome")
             if any(not d.visibility.hidden_from_patient for d in new_docs):
                 notifications.enqueue_new_document(conn, sub.ins, ctx.now)
     except DomainError as exc:
@@ -299,20 +317,13 @@ def _commit(
     ]
 
 
-def _discard(db: Database, store: BlobStore, keys: list[str]) -> None:
-    """Best effort after a failed publish: what a crash leaves, `dmp fsck` removes."""
-    gone = []
+def _discard(store: BlobStore, keys: list[str]) -> None:
+    """Best effort after a failed publish: what is left, `dmp fsck` removes."""
     for key in keys:
         try:
             store.delete(key)  # idempotent: also for the bytes never written
-        except Exception:  # noqa: S112 - the pending note stays for fsck
+        except Exception:  # noqa: S112 - fsck finds what stays behind
             continue
-        gone.append(key)
-    try:
-        with db.write() as conn:
-            documents.remove_pending_blobs(conn, gone)
-    except Exception:  # noqa: S110 - fsck finds the notes left behind
-        pass
 
 
 def _trace_failure(db: Database, ctx: Ctx, ins: str, errors: Sequence[DomainError]) -> None:
@@ -367,7 +378,7 @@ def _document(sub: Submission, c: _Checked, ctx: Ctx, replaced: dict[str, Docume
         size=c.content.size,
         sha256=c.content.sha256,
         sha1=hashlib.sha1(new.data, usedforsecurity=False).hexdigest(),
-        blob_key=f"d/{doc_id[:2]}/{doc_id}",
+        blob_key=blob_key(ctx.now, doc_id),
         submission_set=sub.submission_set,
         description=new.description,
     )
@@ -547,3 +558,22 @@ def _change(
         after = change(current)
         documents.save_state(conn, after)
     return after
+
+
+# --- R13: documents awaiting their announcement ---
+
+
+def announce_awaiting(db: Database, now: datetime, limit: int = 1000) -> int:
+    """R13, R17: tell each holder once that a document hidden from them until an
+    announcement consultation has waited 2 weeks (it becomes visible at 1 month).
+    Returns how many notices were queued; run by `dmp notify` on every pass."""
+    queued = 0
+    with db.write() as conn:
+        for doc in documents.awaiting_notice(conn, now - AWAITING_NOTICE_AFTER, limit):
+            if not is_awaiting_announcement(doc, now):
+                continue
+            visible_from = local_date(doc.published_at + HIDDEN_FROM_PATIENT_AT_MOST)
+            notifications.enqueue_document_awaiting(conn, doc.ins, now, visible_from)
+            documents.mark_awaiting_notice(conn, doc, now)
+            queued += 1
+    return queued

@@ -114,7 +114,7 @@ def peek(
     """The policy's answer without a trace, for a use case that prepares work (writes
     bytes to the blob store) before its traced transaction: that transaction asks again
     through `guarded`, which decides for good and traces."""
-    evaluated = _evaluate(conn, ctx, action, ins, None, category, None)
+    evaluated = _evaluate(conn, ctx, action, ins, None, category, None, lock=False)
     if evaluated is None or not evaluated[0].decision.allowed:
         return None
     return evaluated[0]
@@ -128,10 +128,12 @@ def _evaluate(
     document: DocumentFacts | None,
     category: Category | None,
     declared: Emergency | None,
+    *,
+    lock: bool = True,
 ) -> tuple[Access, bool] | None:
     """The access (allowed or not) and whether the professional came before; None
-    when there is no record."""
-    record = find_record(conn, ins, for_update=action is not Action.READ_RECORD)
+    when there is no record. `lock` holds the record's row for a change to come."""
+    record = find_record(conn, ins, for_update=lock and action is not Action.READ_RECORD)
     if record is None:
         return None
     link, accessed_before = CareLink(), True

@@ -40,8 +40,11 @@ def append(conn: Connection, event: AuditEvent) -> int:
     """
     sql = _SQL[placeholder(conn)]
     chain = event.chain
-    conn.exec_driver_sql(sql["head"], (chain, GENESIS))
-    seq, prev = conn.exec_driver_sql(sql["lock"], (chain,)).one()
+    head_row = conn.exec_driver_sql(sql["lock"], (chain,)).first()
+    if head_row is None:  # the chain's first event
+        conn.exec_driver_sql(sql["head"], (chain, GENESIS))
+        head_row = conn.exec_driver_sql(sql["lock"], (chain,)).one()
+    seq, prev = head_row
     seq += 1
     body = canonical(event)
     digest = chain_hash(prev, chain, seq, body)

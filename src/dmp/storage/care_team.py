@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from dmp.domain.access import CareLink, Emergency, EmergencyKind, RecordFacts
 from dmp.domain.records import Record
@@ -14,16 +14,33 @@ from dmp.domain.time import as_utc
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import access_preferences, care_link, emergency_access, representative
 
+# Built once: the guard runs these for every access, and building a statement cost
+# more than running it.
+_REPRESENTATIVES = select(representative.c.representative).where(
+    representative.c.ins == bindparam("ins")
+)
+_PREFERENCES = select(
+    access_preferences.c.refuse_bris_de_glace, access_preferences.c.refuse_samu
+).where(access_preferences.c.ins == bindparam("ins"))
+_LINK = select(care_link).where(
+    care_link.c.ins == bindparam("ins"), care_link.c.professional == bindparam("professional")
+)
+_ACTIVE_EMERGENCY = (
+    select(emergency_access)
+    .where(
+        emergency_access.c.ins == bindparam("ins"),
+        emergency_access.c.professional == bindparam("professional"),
+        emergency_access.c.expires_at > bindparam("now"),
+        emergency_access.c.started_at <= bindparam("now"),
+    )
+    .order_by(emergency_access.c.expires_at.desc())
+    .limit(1)
+)
+
 
 def record_facts(conn: Connection, record: Record) -> RecordFacts:
-    reps = conn.scalars(
-        select(representative.c.representative).where(representative.c.ins == record.ins)
-    )
-    prefs = conn.execute(
-        select(access_preferences.c.refuse_bris_de_glace, access_preferences.c.refuse_samu).where(
-            access_preferences.c.ins == record.ins
-        )
-    ).first()
+    reps = conn.scalars(_REPRESENTATIVES, {"ins": record.ins})
+    prefs = conn.execute(_PREFERENCES, {"ins": record.ins}).first()
     refused: set[EmergencyKind] = set()
     if prefs and prefs[0]:
         refused.add(EmergencyKind.BRIS_DE_GLACE)
@@ -35,15 +52,7 @@ def record_facts(conn: Connection, record: Record) -> RecordFacts:
 
 def find_link(conn: Connection, ins: str, professional: str) -> tuple[CareLink, bool]:
     """The professional's standing, and whether they ever accessed the record."""
-    row = (
-        conn.execute(
-            select(care_link).where(
-                care_link.c.ins == ins, care_link.c.professional == professional
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_LINK, {"ins": ins, "professional": professional}).mappings().first()
     if row is None:
         return CareLink(), False
     link = CareLink(row["authorised"], row["blocked"], row["medecin_traitant"], row["full_rights"])
@@ -105,21 +114,8 @@ def mark_first_access(conn: Connection, ins: str, professional: str, now: dateti
 def active_emergency(
     conn: Connection, ins: str, professional: str, now: datetime
 ) -> Emergency | None:
-    row = (
-        conn.execute(
-            select(emergency_access)
-            .where(
-                emergency_access.c.ins == ins,
-                emergency_access.c.professional == professional,
-                emergency_access.c.expires_at > now,
-                emergency_access.c.started_at <= now,
-            )
-            .order_by(emergency_access.c.expires_at.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    params = {"ins": ins, "professional": professional, "now": now}
+    row = conn.execute(_ACTIVE_EMERGENCY, params).mappings().first()
     if row is None:
         return None
     return Emergency(

@@ -6,16 +6,35 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dmp.domain.documents import Author, Document, DocumentStatus, Visibility
 from dmp.domain.matrix import Category
-from dmp.storage.schema import document, pending_blob
+from dmp.storage.schema import document
 
 
-def insert_documents(conn: Connection, docs: Sequence[Document]) -> None:
-    if docs:
-        conn.execute(insert(document), [_to_row(d) for d in docs])
+def insert_documents(conn: Connection, docs: Sequence[Document]) -> bool:
+    """Insert, or False when a masterIdentifier is already stored (a concurrent resend);
+    the caller's transaction is then unusable and rolls back."""
+    if not docs:
+        return True
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(document), [_to_row(d) for d in docs])
+    except IntegrityError:
+        return False
+    return True
+
+
+def supersede(conn: Connection, document_id: str) -> bool:
+    """R7: the current version becomes superseded; False if it no longer is current."""
+    result = conn.execute(
+        update(document)
+        .where(document.c.id == document_id, document.c.status == DocumentStatus.CURRENT.value)
+        .values(status=DocumentStatus.SUPERSEDED.value)
+    )
+    return int(result.rowcount) == 1
 
 
 def find_document(conn: Connection, document_id: str) -> Document | None:
@@ -39,11 +58,39 @@ def find_documents(conn: Connection, ids: Iterable[str]) -> dict[str, Document]:
     return {d.id: d for d in map(_to_document, rows.mappings())}
 
 
+# Built once: constructing the statement costs more than running it for one patient.
+_RECORD_DOCUMENTS = select(document).where(document.c.ins == bindparam("ins"))
+
+
 def record_documents(conn: Connection, ins: str) -> list[Document]:
     """Every version of every document of a record (a search filters them in memory:
     a record holds tens to a few thousand documents, read through the (ins, …) key)."""
-    rows = conn.execute(select(document).where(document.c.ins == ins))
+    rows = conn.execute(_RECORD_DOCUMENTS, {"ins": ins})
     return [_to_document(r) for r in rows.mappings()]
+
+
+def awaiting_notice(conn: Connection, published_before: datetime, limit: int) -> list[Document]:
+    """Current documents hidden from their holder, published before the date, whose
+    holder was not yet told they await (R13)."""
+    rows = conn.execute(
+        select(document)
+        .where(
+            document.c.hidden_from_patient.is_(True),
+            document.c.status == DocumentStatus.CURRENT.value,
+            document.c.awaiting_notice_at.is_(None),
+            document.c.published_at <= published_before,
+        )
+        .limit(limit)
+    )
+    return [_to_document(r) for r in rows.mappings()]
+
+
+def mark_awaiting_notice(conn: Connection, doc: Document, at: datetime) -> None:
+    conn.execute(
+        update(document)
+        .where(document.c.ins == doc.ins, document.c.id == doc.id)
+        .values(awaiting_notice_at=at)
+    )
 
 
 def save_state(conn: Connection, doc: Document) -> None:
@@ -59,24 +106,6 @@ def save_state(conn: Connection, doc: Document) -> None:
             hidden_from_representatives=doc.visibility.hidden_from_representatives,
         )
     )
-
-
-# --- bytes written before their metadata commits (crash consistency) ---
-
-
-def add_pending_blobs(conn: Connection, ins: str, keys: Sequence[str], now: datetime) -> None:
-    if keys:
-        conn.execute(
-            insert(pending_blob), [{"blob_key": k, "ins": ins, "created_at": now} for k in keys]
-        )
-
-
-def remove_pending_blobs(conn: Connection, keys: Sequence[str]) -> int:
-    """Clear the notes of `keys`; how many there were (fsck may have taken some)."""
-    if not keys:
-        return 0
-    result = conn.execute(delete(pending_blob).where(pending_blob.c.blob_key.in_(list(keys))))
-    return int(result.rowcount)
 
 
 def _to_row(d: Document) -> dict[str, Any]:
@@ -118,35 +147,40 @@ def _to_row(d: Document) -> dict[str, Any]:
     }
 
 
+_STATUS = {s.value: s for s in DocumentStatus}
+_CATEGORY = {c.value: c for c in Category}
+
+
 def _to_document(r: RowMapping) -> Document:
+    # A search turns tens of rows into Documents per request: plain lookups, no Enum().
     return Document(
         ins=r["ins"],
         id=r["id"],
         master_identifier=r["master_identifier"],
         version=r["version"],
         replaces=r["replaces"],
-        status=DocumentStatus(r["status"]),
+        status=_STATUS[r["status"]],
         archived=bool(r["archived"]),
         type_code=r["type_code"],
-        category=Category(r["category"]),
+        category=_CATEGORY[r["category"]],
         class_code=r["class_code"],
         title=r["title"],
         author=Author(
-            id=r["author_id"],
-            role=r["author_role"],
-            profession=r["author_profession"],
-            specialty=r["author_specialty"],
-            organisation=r["author_organisation"],
-            name=r["author_name"],
+            r["author_id"],
+            r["author_role"],
+            r["author_profession"],
+            r["author_specialty"],
+            r["author_organisation"],
+            r["author_name"],
         ),
         care_start=_utc(r["care_start"]),
         care_end=_utc(r["care_end"]),
         created_at=_aware(r["created_at"]),
         published_at=_aware(r["published_at"]),
         visibility=Visibility(
-            masked=bool(r["masked"]),
-            hidden_from_patient=bool(r["hidden_from_patient"]),
-            hidden_from_representatives=bool(r["hidden_from_representatives"]),
+            bool(r["masked"]),
+            bool(r["hidden_from_patient"]),
+            bool(r["hidden_from_representatives"]),
         ),
         mime_type=r["mime_type"],
         format_code=r["format_code"],

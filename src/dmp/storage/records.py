@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dmp.domain.errors import Conflict
@@ -45,11 +45,15 @@ RecordValues = tuple[Any, ...]
 _BULK_NAMES = ", ".join(c.name for c in _BULK_COLUMNS)
 
 
+# Built once: every guarded action reads its record, and building the statement cost
+# more than running it.
+_FIND = select(t).where(t.c.ins == bindparam("ins"))
+_FIND_FOR_UPDATE = _FIND.with_for_update()
+
+
 def find_record(conn: Connection, ins: str, *, for_update: bool = False) -> Record | None:
-    query = select(t).where(t.c.ins == ins)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _FIND_FOR_UPDATE if for_update else _FIND
+    row = conn.execute(query, {"ins": ins}).mappings().first()
     return _to_record(row) if row else None
 
 
