@@ -17,7 +17,7 @@ from dmp.api.routes import api_router
 from dmp.config import Settings
 from dmp.domain.matrix import Matrix, default_matrix, parse_matrix
 from dmp.services.blobs_setup import blob_store_from, master_key_from
-from dmp.services.documents import Vault
+from dmp.services.documents import Vault, announce_awaiting
 from dmp.services.notifications import DeliveryWorker, worker_name
 from dmp.storage.db import Database
 from dmp.storage.mailer import SmtpConfig, SmtpMailer
@@ -72,6 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval=s.notify_interval,
             batch=s.notify_batch,
             max_attempts=s.notify_max_attempts,
+            scheduled=(announce_awaiting,),
         )
         worker.start()
     try:

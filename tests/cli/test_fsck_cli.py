@@ -1,5 +1,6 @@
-"""`dmp fsck [--full]` end to end with Typer's CliRunner, on SQLite and PostgreSQL:
-it reports what it checked and removed, in French, and exits 0 (RULES R4 leftovers)."""
+"""`dmp fsck [--full] [--hours N]` end to end with Typer's CliRunner, on SQLite and
+PostgreSQL: it removes the bytes crashes left, reports what it saw in French, and
+exits 0 (services/fsck.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dmp.storage.blobs import FileBlobStore
 from dmp.storage.db import Database
 from tests.cli.runner import run_dmp
 from tests.personas import ALICE
-from tests.services.blob_rows import new_blob_key, note_pending
+from tests.services.blob_rows import crash_leftover, publish
 
 
 @pytest.fixture
@@ -25,25 +26,43 @@ def blobs(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> File
     return FileBlobStore(tmp_path / "var" / "blobs")
 
 
-def test_fsck_removes_an_abandoned_publish_and_says_so(db: Database, blobs: FileBlobStore) -> None:
-    key = new_blob_key()
-    note_pending(db, ALICE.ins, key, datetime.now(UTC) - timedelta(hours=1))
-    blobs.put(key, b"sealed")
-    result = run_dmp(["fsck"])
-    assert result.exit_code == 0, result.output
-    assert "dépôts en attente examinés" in result.stdout
-    assert "1 fichier(s) supprimé(s)" in result.stdout
-    assert "fichiers parcourus" not in result.stdout
-    assert not blobs.exists(key)
+def hours_ago(n: float) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=n)
 
 
-def test_fsck_full_scans_the_store_and_removes_unreferenced_blobs(
+def test_fsck_removes_a_crash_leftover_of_the_last_hours_and_keeps_the_rest(
     db: Database, blobs: FileBlobStore
 ) -> None:
-    stray = new_blob_key()
+    leftover = crash_leftover(db, blobs, ALICE.ins, hours_ago(2))
+    document = publish(db, blobs, ALICE.ins, b"compte rendu", hours_ago(2))
+    running = crash_leftover(db, blobs, ALICE.ins, hours_ago(0))  # a publish under way
+    result = run_dmp(["fsck"])
+    assert result.exit_code == 0, result.output
+    assert "3 dernières heures" in result.stdout
+    assert "fichiers parcourus" in result.stdout
+    assert "trop récents" in result.stdout
+    assert "1 fichier(s) supprimé(s) ; vérification tracée." in result.stdout
+    assert not blobs.exists(leftover)
+    assert blobs.exists(document)
+    assert blobs.exists(running)
+
+
+def test_fsck_full_reaches_leftovers_older_than_the_hours_listed(
+    db: Database, blobs: FileBlobStore
+) -> None:
+    old = crash_leftover(db, blobs, ALICE.ins, hours_ago(72))
+    stray = "d/ab/ab12-purged"  # the former layout: a purge's leftover
     blobs.put(stray, b"sealed bytes of a purged record")
+
+    result = run_dmp(["fsck", "--hours", "24"])
+    assert result.exit_code == 0, result.output
+    assert "24 dernières heures" in result.stdout
+    assert "0 fichier(s) supprimé(s)" in result.stdout
+    assert blobs.exists(old)
+
     result = run_dmp(["fsck", "--full"])
     assert result.exit_code == 0, result.output
-    assert "fichiers parcourus" in result.stdout
-    assert "1 fichier(s) supprimé(s)" in result.stdout
+    assert "tout le stockage" in result.stdout
+    assert "hors du format" in result.stdout
+    assert "2 fichier(s) supprimé(s)" in result.stdout
     assert list(blobs.keys()) == []

@@ -1,5 +1,6 @@
 """Plain builders for the blob tests: a sealed document written as a publish would
-(bytes in the store, a complete `document` row), and pending notes."""
+(bytes under the hour they are written, then a complete `document` row), and the bytes
+a crash leaves (the same, without the row)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from dmp.services.documents import blob_key as dated_key
 from dmp.storage import keyring
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 from dmp.storage.envelope import MasterKey, seal
-from dmp.storage.schema import document, pending_blob
+from dmp.storage.schema import document
 from tests.personas import DR_BOB_RPPS
 
 MASTER = MasterKey(b"k" * 32)
 
 
-def new_blob_key() -> str:
-    doc_id = str(uuid.uuid4())
-    return f"d/{doc_id[:2]}/{doc_id}"
+def new_blob_key(at: datetime) -> str:
+    """A new document's key, as a publish at `at` names it."""
+    return dated_key(at, str(uuid.uuid4()))
 
 
 def aad(ins: str, blob_key: str) -> bytes:
@@ -79,7 +81,7 @@ def publish(
 ) -> str:
     """A document stored as a publish does: sealed with the record's key, then its
     metadata; its blob key."""
-    blob_key = blob_key or new_blob_key()
+    blob_key = blob_key or new_blob_key(now)
     with db.write() as conn:
         data_key = keyring.data_key_for(conn, ins, MASTER, now)
     store.put(blob_key, seal(data_key, plaintext, aad(ins, blob_key)))
@@ -88,6 +90,11 @@ def publish(
     return blob_key
 
 
-def note_pending(db: Database, ins: str, blob_key: str, at: datetime) -> None:
+def crash_leftover(db: Database, store: BlobStore, ins: str, at: datetime) -> str:
+    """What a publish at `at` leaves when it crashes between writing its bytes and
+    committing its row: sealed bytes under `at`'s hour, no document. Their key."""
+    blob_key = new_blob_key(at)
     with db.write() as conn:
-        conn.execute(pending_blob.insert().values(blob_key=blob_key, ins=ins, created_at=at))
+        data_key = keyring.data_key_for(conn, ins, MASTER, at)
+    store.put(blob_key, seal(data_key, b"sealed bytes of a crashed publish", aad(ins, blob_key)))
+    return blob_key

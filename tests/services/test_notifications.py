@@ -3,24 +3,17 @@ on the loopback), on SQLite and PostgreSQL (RULES R17, R13, R14, R4; issue 3).""
 
 from __future__ import annotations
 
-import asyncio
-import email
 import ipaddress
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from dmp.config import Settings
+from dmp.domain import accounts as account_rules
 from dmp.domain import notifications as notices
 from dmp.domain.access import EmergencyKind
 from dmp.domain.actors import Actor, Role
@@ -54,72 +48,13 @@ from tests.personas import (
     PHARMACY,
     ZOE,
 )
+from tests.smtp_sink import SmtpSink, free_port
 
 NOW = datetime(2018, 11, 6, 10, 0, tzinfo=UTC)
 ALICE_EMAIL = "alice.martin@example.org"
 
 
 # ------------------------------------------------------------------ the test SMTP server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Received:
-    sender: str
-    recipients: list[str]
-    message: EmailMessage
-
-
-class SmtpSink:
-    """A real SMTP server (aiosmtpd) on the loopback that keeps what it accepts.
-
-    `refuse` lists recipients answered 550; `delay` slows each DATA (seconds), so that
-    concurrent workers overlap. Extra keyword arguments go to aiosmtpd's SMTP (TLS, AUTH).
-    """
-
-    def __init__(self, port: int | None = None, **smtp: Any) -> None:
-        self.port = port or free_port()
-        self.received: list[Received] = []
-        self.refuse: set[str] = set()
-        self.delay = 0.0
-        self._lock = threading.Lock()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **smtp)
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unknown"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        with self._lock:
-            self.received.append(
-                Received(
-                    envelope.mail_from,
-                    list(envelope.rcpt_tos),
-                    email.message_from_bytes(envelope.original_content, policy=policy.default),
-                )
-            )
-        return "250 Message accepted for delivery"
-
-    def start(self) -> SmtpSink:
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-    def message_ids(self) -> list[str]:
-        return [r.message["Message-ID"] for r in self.received]
 
 
 @pytest.fixture
@@ -544,6 +479,10 @@ def test_no_notice_text_carries_medical_content_or_a_link() -> None:
         notices.new_document(NOW),
         notices.record_closed(NOW),
         notices.record_reopened(NOW),
+        # The portal account's messages (decision 0007): codes to type, never a link.
+        account_rules.login_code_notice("123456", NOW),
+        account_rules.reset_code_notice("ABCD-EFGH-JKMN-PQRS", NOW),
+        account_rules.locked_notice(NOW, NOW),
     ]
     assert {n.kind for n in texts} == set(NoticeKind)
     for n in texts:

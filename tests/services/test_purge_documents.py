@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, func, select
 
+from dmp.domain.actors import Actor, Role
+from dmp.domain.profile import ProfileKind
+from dmp.services import profile as profile_service
 from dmp.services import records
 from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import Ctx, system_ctx
@@ -21,7 +24,7 @@ from dmp.storage import keyring
 from dmp.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore, S3BlobStore
 from dmp.storage.db import Database
 from dmp.storage.envelope import SealBroken, open_sealed
-from dmp.storage.schema import document, record_key
+from dmp.storage.schema import document, profile_entry, record_key
 from tests.personas import ALICE, ALICE_BENEFICIARY, BOB, BOB_BENEFICIARY, PHARMACY
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from tests.services.blob_rows import MASTER, aad, publish
@@ -133,7 +136,7 @@ def test_r4_a_copy_left_behind_by_the_purge_cannot_be_read(
     with pytest.raises(SealBroken):
         open_sealed(fresh, leftover, aad(ALICE.ins, key))
     # fsck --full then removes what the purge left.
-    assert fsck(db, store, LATER, full_scan=True).strays_removed == 1
+    assert fsck(db, store, LATER, full_scan=True).orphans_removed == 1
     assert not store.exists(key)
 
 
@@ -157,3 +160,22 @@ def test_r4_the_purge_commits_even_when_the_blob_store_is_down(
     assert count(db, document, ALICE.ins) == 0
     assert down.exists(key)  # left, unreadable, for fsck --full
     assert "dmp fsck --full" in caplog.text
+
+
+def test_r4_purge_deletes_the_health_profile_too(records_with_documents: Database) -> None:
+    """The profile (allergies, contacts…) is personal data of the record (RULES R4, R5)."""
+    db = records_with_documents
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "patient": {"reference": f"Patient/{ALICE.ins}"},
+        "code": {"text": "Pénicilline"},
+    }
+    bob_allergy = {**allergy, "patient": {"reference": f"Patient/{BOB.ins}"}}
+    for who, body in ((ALICE, allergy), (BOB, bob_allergy)):
+        profile_service.create_entry(
+            db, Ctx(Actor(Role.PATIENT, who.ins), OPENED), ProfileKind.ALLERGY_INTOLERANCE, body
+        )
+    close_alice(db)
+    purge_expired(db, at(LATER), AS_OF)
+    assert count(db, profile_entry, ALICE.ins) == 0
+    assert count(db, profile_entry, BOB.ins) == 1

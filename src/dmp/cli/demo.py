@@ -29,6 +29,7 @@ from dmp.domain.documents import NewDocument, Submission
 from dmp.domain.errors import Conflict
 from dmp.domain.identity import make_rpps
 from dmp.domain.people import is_minor
+from dmp.domain.profile import ProfileKind
 from dmp.domain.records import Channel, Holder
 from dmp.domain.time import local_date
 from dmp.feeds.beneficiaries.runner import import_beneficiaries_file
@@ -38,9 +39,11 @@ from dmp.feeds.synthetic.documents import sample_documents
 from dmp.feeds.synthetic.files import write_beneficiaries, write_records
 from dmp.feeds.synthetic.launch import LAST_DAY, LAUNCH, LaunchOpening, launch_openings, opener
 from dmp.feeds.synthetic.population import Person
+from dmp.feeds.synthetic.profile import sample_profile
 from dmp.main import create_app
 from dmp.services import care_team as care_team_service
 from dmp.services import documents as documents_service
+from dmp.services import profile as profile_service
 from dmp.services import records as records_service
 from dmp.services import stats as stats_service
 from dmp.services.blobs_setup import blob_store_from, master_key_from
@@ -56,7 +59,7 @@ CLOSE_REASONS = (
     "ouverture faite par erreur",
 )
 LATEST_CLOSURE = datetime(2019, 1, 31, 18, tzinfo=UTC)
-DOCUMENT_RECORDS = 300
+DOCUMENT_RECORDS = 120  # each document and profile entry is a committed transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +154,7 @@ def _publish_documents(db: Database, vault: Vault, plan: DemoPlan) -> None:
     consent given during care (R8): the real publishing path, encryption and audit."""
     chosen = _with_documents(plan)
     now = datetime.now(UTC)
-    with progress_bar("Dépôt de documents (PDF, CDA…)", len(chosen)) as done:
+    with progress_bar("Documents (PDF, CDA…) et profils de santé", len(chosen)) as done:
         for n, (person, _) in enumerate(_people_at(plan.seed, set(chosen)).values(), 1):
             rng = random.Random(f"dmp-demo:{plan.seed}:documents:{person.ins}")
             samples = sample_documents(rng, person.ins, rng.randint(2, 6), until=now)
@@ -173,7 +176,19 @@ def _publish_documents(db: Database, vault: Vault, plan: DemoPlan) -> None:
                 )
                 with suppress(Conflict):  # published by an earlier, interrupted demo load
                     documents_service.publish(db, vault, ctx, submission)
+            if not is_minor(person.birth_date, now.date()):
+                _fill_profile(db, person, now, rng)
             done(n)
+
+
+def _fill_profile(db: Database, person: Person, now: datetime, rng: random.Random) -> None:
+    """The holder's own health profile (allergies, blood group, history, vaccinations,
+    contacts), entered by the holder (R5); a minor's would be by the representatives."""
+    holder = Ctx(Actor(Role.PATIENT, person.ins), now, client="demo")
+    for resource in sample_profile(rng, person.ins, now.date()):
+        kind = ProfileKind(resource["resourceType"])
+        with suppress(Conflict):  # e.g. a second person of trust
+            profile_service.create_entry(db, holder, kind, resource)
 
 
 def _check(summary: ImportSummary) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dmp.cli import audit, db, demo, generate, records, serve, stats, token
+from dmp.cli import accounts, audit, db, demo, fsck, generate, records, serve, stats, token
 from dmp.cli.common import remember_command
 from dmp.cli.notify import notify_cmd
 
@@ -34,3 +34,5 @@ app.command("import-beneficiaries")(records.import_beneficiaries_cmd)
 app.command("serve")(serve.serve_cmd)
 app.command("demo")(demo.demo_cmd)
 app.command("notify")(notify_cmd)
+app.command("fsck")(fsck.fsck_cmd)
+app.command("activation-codes")(accounts.activation_codes_cmd)

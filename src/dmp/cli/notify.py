@@ -11,6 +11,7 @@ import typer
 
 from dmp.cli.common import console, database, errors, settings
 from dmp.main import smtp_mailer
+from dmp.services.documents import announce_awaiting
 from dmp.services.notifications import (
     DeliveryWorker,
     deliver_due,
@@ -52,6 +53,9 @@ def notify_cmd(
             count = requeue_failed(db, datetime.now(UTC))
             console.print(f"{count} avis en échec remis en file.")
         if once:
+            awaiting = announce_awaiting(db, datetime.now(UTC))
+            if awaiting:
+                console.print(f"{awaiting} avis « document en attente d'annonce » mis en file.")
             report = deliver_due(
                 db,
                 mailer,
@@ -72,6 +76,7 @@ def notify_cmd(
             interval=interval or s.notify_interval,
             batch=s.notify_batch,
             max_attempts=s.notify_max_attempts,
+            scheduled=(announce_awaiting,),
         )
 
         def _stop(signum: int, _frame: FrameType | None) -> None:

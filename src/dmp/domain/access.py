@@ -62,6 +62,8 @@ class Action(StrEnum):
     READ_PROFILE = "profile.read"
     WRITE_PROFILE = "profile.write"  # create, or update an existing entry
     DELETE_PROFILE = "profile.delete"
+    # The care history (R5): the insurer's claim lines, matrix category remboursement.
+    READ_CLAIMS = "claims.read"
 
 
 class EmergencyKind(StrEnum):
@@ -165,6 +167,7 @@ _HOLDER_ACTIONS = {
     Action.READ_PROFILE,
     Action.WRITE_PROFILE,
     Action.DELETE_PROFILE,
+    Action.READ_CLAIMS,  # R5: the holder reads their reimbursement data
 }
 
 
@@ -304,6 +307,12 @@ def _on_document(r: Request, full: bool, basis: str, purpose: Purpose) -> Decisi
                 f"R10: the matrix gives profession {r.actor.profession} no write on {category}"
             )
         return allow(f"R10: the matrix allows writing; {basis}", purpose)
+    if r.action is Action.READ_CLAIMS:  # a section, not a document: the matrix decides
+        if full:
+            return allow("R11: the médecin traitant sees all", purpose)
+        if not rights.read:
+            return deny(f"R10: the matrix gives profession {r.actor.profession} no read on {category}")
+        return allow(f"R10: allowed by the matrix; {basis}", purpose)
     # READ_DOCUMENT, READ_PROFILE
     if doc is None:
         return deny("R10: nothing to read")

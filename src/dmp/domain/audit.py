@@ -58,6 +58,10 @@ class AuditAction(StrEnum):
     ACCOUNT_SESSION_END = "account.session_end"  # idle or absolute timeout
     ACCOUNT_RESET = "account.reset"  # detail.step: request, complete
     ACCOUNT_TOTP = "account.totp"
+    # The insurer's claims feed and the care history (issue 5; domain/claims.py).
+    CLAIMS_IMPORT = "claims.import"  # one event per batch, with its counts
+    CLAIMS_READ = "claims.read"
+    CLAIMS_PURGE = "claims.purge"
 
 
 class Outcome(StrEnum):

@@ -32,10 +32,31 @@ class NoticeKind(StrEnum):
     NEW_DOCUMENT = "new_document"
     RECORD_CLOSED = "record_closed"
     RECORD_REOPENED = "record_reopened"
+    # The portal account's own messages (RULES R19; decision 0007), to the account's address.
+    LOGIN_CODE = "login_code"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of message, not a password)
+    ACCOUNT_SECURITY = "account_security"
 
 
+ACCOUNT_KINDS = frozenset(
+    {NoticeKind.LOGIN_CODE, NoticeKind.PASSWORD_RESET, NoticeKind.ACCOUNT_SECURITY}
+)
 # R17 (and R4, R14): sent whenever an e-mail is known, whatever the holder's choices.
-MANDATORY = frozenset(NoticeKind) - {NoticeKind.NEW_DOCUMENT}
+MANDATORY = frozenset(NoticeKind) - {NoticeKind.NEW_DOCUMENT} - ACCOUNT_KINDS
+# Messages carrying a one-time secret, worth sending only while it is valid: the outbox
+# erases their body once they leave `pending` (sent, failed) and fails them unsent once
+# this long has passed (RULES R19: the secret must not outlast its use; decision 0007).
+EPHEMERAL = {
+    NoticeKind.LOGIN_CODE: timedelta(minutes=10),
+    NoticeKind.PASSWORD_RESET: timedelta(minutes=30),
+}
+ERASED_BODY = "[effacé : ce message portait un code à usage unique]"
+
+
+def expired(kind: NoticeKind, created_at: datetime, now: datetime) -> bool:
+    """An ephemeral message whose secret is no longer valid: never send it."""
+    lifetime = EPHEMERAL.get(kind)
+    return lifetime is not None and now >= created_at + lifetime
 
 
 class NoticeStatus(StrEnum):

@@ -65,7 +65,8 @@ from dmp.storage.envelope import MasterKey, SealBroken, open_sealed, seal
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024  # issue 4: 20 MB unless configured
 # Bytes older than fsck's threshold (15 min) with no document are a crash's leftovers;
-# a publish slower than this gives up rather than refer to bytes fsck may remove.
+# a publish slower than this (from its start to its commit's locks) gives up rather than
+# refer to bytes fsck may remove.
 WRITE_DEADLINE = timedelta(minutes=5)
 
 
@@ -114,16 +115,13 @@ def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Store
     Errors come back together (SeveralErrors), each naming its entry. A caller the
     policy refuses gets RECORD_NOT_FOUND, like a record that does not exist.
     """
+    started = time.monotonic()  # before the blob keys take the hour (in _prepare)
     checked = _check_all(db, ctx, vault, sub)
     plan = _prepare(db, ctx, vault, sub, checked)
-    started = time.monotonic()
     try:
         for item in plan.to_write:
             vault.store.put(item.document.blob_key, _seal(plan.key, item.document, item.data))
-        if time.monotonic() - started > WRITE_DEADLINE.total_seconds():
-            # fsck may take bytes this old for a crash's leftovers: do not refer to them.
-            raise Conflict("RETRY", "storing the documents took too long; send them again")
-        return _commit(db, ctx, sub, checked, plan)
+        return _commit(db, ctx, sub, checked, plan, started)
     except BaseException:
         _discard(vault.store, [i.document.blob_key for i in plan.to_write])
         raise
@@ -268,7 +266,12 @@ def _refuse(db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked]) ->
 
 
 def _commit(
-    db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked], plan: _Plan
+    db: Database,
+    ctx: Ctx,
+    sub: Submission,
+    checked: list[_Checked],
+    plan: _Plan,
+    started: float,
 ) -> list[Stored]:
     new_docs = [w.document for w in plan.to_write]
     detail: dict[str, object] = {
@@ -291,6 +294,10 @@ def _commit(
                 access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
             ):
                 raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+            if time.monotonic() - started > WRITE_DEADLINE.total_seconds():
+                # Checked once the transaction holds its locks, just before the rows go
+                # in: fsck may take bytes this old for a crash's leftovers.
+                raise Conflict("RETRY", "storing the documents took too long; send them again")
             for old_id in (d.replaces for d in new_docs if d.replaces):
                 if not documents.supersede(conn, old_id):
                     # Replaced (or deleted) by another submission since _prepare.
@@ -378,7 +385,9 @@ def _document(sub: Submission, c: _Checked, ctx: Ctx, replaced: dict[str, Docume
         size=c.content.size,
         sha256=c.content.sha256,
         sha1=hashlib.sha1(new.data, usedforsecurity=False).hexdigest(),
-        blob_key=blob_key(ctx.now, doc_id),
+        # The wall clock, not ctx.now (which a caller may set in the past): fsck judges
+        # the bytes' age by this hour.
+        blob_key=blob_key(datetime.now(UTC), doc_id),
         submission_set=sub.submission_set,
         description=new.description,
     )

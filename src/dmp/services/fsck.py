@@ -1,27 +1,37 @@
-"""`dmp fsck`: bring the blob store and the database back into agreement after crashes.
+"""`dmp fsck`: remove the bytes that crashes leave in the blob store with no document.
 
-A publish notes its blob keys (`pending_blob`) before writing the bytes and clears the
-note with the metadata (storage/blob_refs.py describes the protocol). A crash between
-the two leaves a note; after `older_than` the publish is taken as abandoned:
+A publish writes a document's bytes under the hour of its `now`,
+`d/<YYYYMMDDHH>/<document id>` (`blob_key` in services/documents.py), then commits the
+`document` row that refers to them, or deletes them when it fails. A crash in between
+leaves bytes nothing refers to. A publish whose writing outlasted WRITE_DEADLINE (5 min)
+gives up, so bytes whose hour ended more than `older_than` (15 min) ago and that no
+document refers to are a crash's leftovers (or a purge's, RULES R4), and are deleted.
+A key whose hour ends after `now - older_than` is too young to judge: its publish may
+still be running.
 
-- a note whose document row exists (the metadata committed) is just dropped;
-- otherwise the blob and the note are removed, in one transaction per page: if deleting
-  a blob fails, the notes stay and the next run retries (deleting is idempotent).
+- By default only recent hours are listed, one prefix `d/<hour>/` each, from the hour of
+  `now - hours` to the hour `now - older_than` falls in (listed for the count of keys
+  too young; later hours are not listed at all). Each batch of old-enough keys is
+  looked up by `IN (...)` on the unique index of `document.blob_key`.
+- With `full_scan`, every key of the store is listed and merged with the database's
+  keys, both in byte order: the same rule for `d/<hour>/` keys, whatever their age.
+  Keys of another layout (the former `d/<ab>/<uuid>`, anything else) carry no date;
+  they are counted apart and deleted when no document refers to them, as --full always
+  did: the store (folder or bucket) must hold dmp's documents only, and no older dmp
+  version may publish while --full runs (its keys are of the former layout).
 
-With `full_scan`, every key of the store is then listed and the blobs that no document
-row and no pending note refers to are deleted (what a purge could not delete, RULES R4).
-The listing is merged with the database's keys in byte order, then each candidate is
-checked again in a fresh transaction, so a publish that started during the scan (its
-note committed before its blob was written) is never touched.
+Either way each candidate is checked again in a fresh transaction right before it is
+deleted, so a document committed during the run keeps its bytes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from itertools import islice
+from datetime import UTC, datetime, timedelta
+from itertools import chain, islice
 
 from dmp.domain.audit import AuditAction
 from dmp.services.context import system_ctx
@@ -30,19 +40,26 @@ from dmp.storage import blob_refs
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 
-PAGE = 200  # pending notes per transaction
-CHECK_BATCH = 500  # full scan: candidates checked again per query
+CHECK_BATCH = 500  # keys looked up per query
+HOUR = timedelta(hours=1)
+_DATED = re.compile(r"d/(\d{10})/[^/]+")  # services/documents.py: blob_key
 
 
 @dataclass(frozen=True, slots=True)
 class FsckReport:
-    """What a run looked at and what it removed."""
+    """What a run looked at and what it removed.
 
-    pending_checked: int = 0  # notes older than the threshold
-    pending_committed: int = 0  # ... whose metadata had committed: note dropped, blob kept
-    orphans_removed: int = 0  # ... whose publish was abandoned: blob and note removed
-    keys_scanned: int = 0  # full scan: keys listed in the store
-    strays_removed: int = 0  # full scan: blobs nothing refers to, deleted
+    keys_scanned = too_young_skipped + referenced + orphans_removed + strays_removed
+    + the keys outside the layout that a recent run leaves alone.
+    """
+
+    keys_scanned: int = 0  # keys listed in the store
+    too_young_skipped: int = 0  # d/<hour>/ keys whose hour ends after the threshold
+    referenced: int = 0  # judged and kept: a document refers to them
+    orphans_removed: int = 0  # d/<hour>/ keys old enough that no document refers to
+    outside_layout: int = 0  # keys not of the form d/<hour>/<id>: judged with --full only
+    strays_removed: int = 0  # --full: keys outside the layout no document refers to
+    hours_listed: int = 0  # recent run: hour prefixes listed
     full_scan: bool = False
 
     @property
@@ -56,55 +73,125 @@ def fsck(
     now: datetime,
     *,
     older_than: timedelta = timedelta(minutes=15),
+    hours: int = 3,
     full_scan: bool = False,
 ) -> FsckReport:
-    """Settle the pending notes older than `older_than`, then, with `full_scan`, delete
-    the blobs nothing refers to. The run is traced in the system chain."""
-    checked, committed = _settle_pending(db, store, now - older_than)
-    scanned, strays = _sweep(db, store) if full_scan else (0, 0)
-    report = FsckReport(checked, committed, checked - committed, scanned, strays, full_scan)
+    """Delete the bytes no document refers to whose hour ended before `now - older_than`:
+    those of the last `hours` hours, or with `full_scan` the whole store (see the module
+    docstring). The run is traced in the system chain."""
+    tally = _Tally(full_scan=full_scan)
+    threshold = now - older_than
+    if full_scan:
+        _scan_all(db, store, threshold, tally)
+    else:
+        _scan_recent(db, store, now - hours * HOUR, threshold, tally)
+    report = tally.report()
+    detail = asdict(report) | {"older_than_s": older_than.total_seconds(), "hours": hours}
     with db.write() as conn:
-        trace(conn, system_ctx(now), AuditAction.FSCK, detail=asdict(report))
+        trace(conn, system_ctx(now), AuditAction.FSCK, detail=detail)
     return report
 
 
-def _settle_pending(db: Database, store: BlobStore, before: datetime) -> tuple[int, int]:
-    checked = committed = 0
-    while True:
-        with db.write() as conn:
-            claimed = blob_refs.claim_stale_pending(conn, before, PAGE)
-            kept = blob_refs.committed_blob_keys(conn, claimed)
-            for key, _ins in claimed:
-                if key not in kept:
-                    store.delete(key)  # before the commit: a failure keeps the notes
-        checked += len(claimed)
-        committed += len(kept)
-        if len(claimed) < PAGE:
-            return checked, committed
+def written_hour(key: str) -> datetime | None:
+    """The hour (UTC) a `d/<YYYYMMDDHH>/<id>` key was written in; None for another key."""
+    match = _DATED.fullmatch(key)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match[1], "%Y%m%d%H").replace(tzinfo=UTC)
+    except ValueError:  # ten digits that are no hour, e.g. 2026139999
+        return None
 
 
-def _sweep(db: Database, store: BlobStore) -> tuple[int, int]:
-    listed = _Counted(store.keys())
-    strays = 0
+def hour_prefix(hour: datetime) -> str:
+    """Where the keys written in `hour` (UTC) are listed."""
+    return f"d/{hour.astimezone(UTC):%Y%m%d%H}/"
+
+
+def _hours(since: datetime, until: datetime) -> Iterator[datetime]:
+    """The hours from the one `since` falls in to the one `until` falls in."""
+    hour, last = _floor_hour(since), _floor_hour(until)
+    while hour <= last:
+        yield hour
+        hour += HOUR
+
+
+def _floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# --- the two scans ---
+
+
+def _scan_recent(
+    db: Database, store: BlobStore, since: datetime, threshold: datetime, tally: _Tally
+) -> None:
+    prefixes = [hour_prefix(hour) for hour in _hours(since, threshold)]
+    tally.hours_listed = len(prefixes)
+    listed = chain.from_iterable(store.keys(prefix) for prefix in prefixes)
+    judged = _old_enough(listed, threshold, tally, with_undated=False)
+    while batch := list(islice(judged, CHECK_BATCH)):
+        with db.read() as conn:
+            known = blob_refs.referenced_now(conn, batch)
+        tally.referenced += len(known)
+        _remove_unreferenced(db, store, [key for key in batch if key not in known], tally)
+
+
+def _scan_all(db: Database, store: BlobStore, threshold: datetime, tally: _Tally) -> None:
+    listed = _old_enough(_in_order(store.keys()), threshold, tally, with_undated=True)
     with db.read() as conn, closing(blob_refs.referenced_keys(conn)) as referenced:
-        candidates = _unreferenced(_in_order(listed), referenced)
+        candidates = _unreferenced(listed, referenced, tally)
         while batch := list(islice(candidates, CHECK_BATCH)):
-            with db.read() as fresh:
-                still = blob_refs.referenced_now(fresh, batch)
-            for key in batch:
-                if key not in still:
-                    store.delete(key)
-                    strays += 1
-    return listed.n, strays
+            _remove_unreferenced(db, store, batch, tally)
 
 
-def _unreferenced(keys: Iterable[str], referenced: Iterator[str]) -> Iterator[str]:
+def _old_enough(
+    keys: Iterable[str], threshold: datetime, tally: _Tally, *, with_undated: bool
+) -> Iterator[str]:
+    """The keys to judge: dated ones whose hour ended by `threshold`, and the undated
+    ones if `with_undated`; counts the others."""
+    for key in keys:
+        tally.keys_scanned += 1
+        hour = written_hour(key)
+        if hour is None:
+            tally.outside_layout += 1
+            if with_undated:
+                yield key
+        elif hour + HOUR > threshold:
+            tally.too_young_skipped += 1
+        else:
+            yield key
+
+
+def _remove_unreferenced(
+    db: Database, store: BlobStore, candidates: list[str], tally: _Tally
+) -> None:
+    """Delete the candidates, each checked again in a fresh transaction first: a
+    document may have committed since the listing or the first lookup."""
+    if not candidates:
+        return
+    with db.read() as fresh:
+        still = blob_refs.referenced_now(fresh, candidates)
+    for key in candidates:
+        if key in still:
+            tally.referenced += 1
+            continue
+        store.delete(key)
+        if written_hour(key) is None:
+            tally.strays_removed += 1
+        else:
+            tally.orphans_removed += 1
+
+
+def _unreferenced(keys: Iterable[str], referenced: Iterator[str], tally: _Tally) -> Iterator[str]:
     """The keys (ascending) absent from `referenced` (ascending): a merge, O(1) memory."""
     ref = next(referenced, None)
     for key in keys:
         while ref is not None and ref < key:
             ref = next(referenced, None)
-        if ref != key:
+        if ref == key:
+            tally.referenced += 1
+        else:
             yield key
 
 
@@ -119,12 +206,18 @@ def _in_order(keys: Iterable[str]) -> Iterator[str]:
         yield key
 
 
-class _Counted:
-    def __init__(self, items: Iterable[str]) -> None:
-        self._items = items
-        self.n = 0
+@dataclass(slots=True)
+class _Tally:
+    """FsckReport's counts, as the scan goes."""
 
-    def __iter__(self) -> Iterator[str]:
-        for item in self._items:
-            self.n += 1
-            yield item
+    full_scan: bool
+    keys_scanned: int = 0
+    too_young_skipped: int = 0
+    referenced: int = 0
+    orphans_removed: int = 0
+    outside_layout: int = 0
+    strays_removed: int = 0
+    hours_listed: int = 0
+
+    def report(self) -> FsckReport:
+        return FsckReport(**asdict(self))

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -158,6 +158,7 @@ def deliver_pending(
     """
     now = as_utc(now)
     with db.write() as conn:
+        outbox.expire_ephemeral(conn, now)  # a login code is never sent late (decision 0007)
         abandoned = outbox.fail_abandoned(conn, now, max_attempts)
         claimed = outbox.claim_due(conn, now, worker_id, now + lease, batch, max_attempts)
     report = DeliveryReport(claimed=len(claimed), failed=abandoned)
@@ -276,13 +277,19 @@ class DeliveryWorker:
         interval: float = 5.0,
         batch: int = DEFAULT_BATCH,
         max_attempts: int = notices.DEFAULT_MAX_ATTEMPTS,
+        scheduled: Sequence[Callable[[Database, datetime], object]] = (),
     ) -> None:
         self.db, self.mailer, self.clock, self.worker_id = db, mailer, clock, worker_id
         self.interval, self.batch, self.max_attempts = interval, batch, max_attempts
+        # Notices due by the calendar rather than by an event (R13's two weeks), queued
+        # before each pass.
+        self.scheduled = tuple(scheduled)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> DeliveryReport:
+        for job in self.scheduled:
+            job(self.db, self.clock())
         return deliver_due(
             self.db,
             self.mailer,

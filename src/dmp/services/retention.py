@@ -23,7 +23,7 @@ from dmp.domain.retention import (
 from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
-from dmp.storage import blob_refs, contacts, keyring, outbox
+from dmp.storage import blob_refs, contacts, keyring, outbox, profile
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 from dmp.storage.records import find_closed_before, save_record
@@ -68,7 +68,8 @@ def purge_expired(
                 # Crypto-shredding first: once this commits, no copy can be read.
                 keyring.destroy_data_key(conn, record.ins)
                 documents = blob_refs.delete_documents_of(conn, record.ins)
-                blob_keys += documents + blob_refs.delete_pending_of(conn, record.ins)
+                blob_keys += documents
+                profile_entries = profile.delete_entries_of(conn, record.ins)
                 trace(
                     conn,
                     ctx,
@@ -78,6 +79,7 @@ def purge_expired(
                         "closed_at": record.closed_at.isoformat(),
                         "as_of": as_of.isoformat(),
                         "documents": len(documents),
+                        "profile_entries": profile_entries,
                     },
                 )
                 purged.append(Purged(record.ins, record.closed_at, len(documents)))

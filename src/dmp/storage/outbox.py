@@ -14,14 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, or_, select, tuple_, update
+from sqlalchemy import Connection, RowMapping, case, delete, or_, select, tuple_, update
 
-from dmp.domain.notifications import NoticeKind, NoticeStatus
+from dmp.domain.notifications import EPHEMERAL, ERASED_BODY, NoticeKind, NoticeStatus
 from dmp.domain.time import as_utc
 from dmp.storage.schema import notification_outbox as t
 
 ERROR_LENGTH = 500
+_EPHEMERAL_KINDS = [kind.value for kind in EPHEMERAL]
+# A message that leaves `pending` no longer needs its body: erase it if it holds a
+# one-time secret (a login or reset code), so the secret does not outlast its use.
+_BODY_ONCE_DONE = case((t.c.kind.in_(_EPHEMERAL_KINDS), ERASED_BODY), else_=t.c.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,7 @@ def fail_abandoned(conn: Connection, now: datetime, max_attempts: int) -> int:
             claimed_until=None,
             claimed_by=None,
             last_error="abandoned: no outcome reported for the last attempt (lease expired)",
+            body=_BODY_ONCE_DONE,
         )
     )
     return int(done.rowcount)
@@ -132,6 +138,7 @@ def mark_sent(conn: Connection, ins: str, notice_id: str, now: datetime) -> bool
             next_attempt_at=None,
             claimed_until=None,
             claimed_by=None,
+            body=_BODY_ONCE_DONE,
         )
     )
     return bool(done.rowcount)
@@ -207,17 +214,60 @@ def _release(
             claimed_until=None,
             claimed_by=None,
             last_error=error[:ERROR_LENGTH],
+            body=t.c.body if status is NoticeStatus.PENDING else _BODY_ONCE_DONE,
         )
     )
     return bool(done.rowcount)
 
 
 def requeue_failed(conn: Connection, now: datetime) -> int:
-    """Give every failed notice a fresh set of attempts (after an outage outlasted them)."""
+    """Give every failed notice a fresh set of attempts (after an outage outlasted them);
+    not the one-time codes: erased, and useless by now."""
     done = conn.execute(
         update(t)
-        .where(t.c.status == NoticeStatus.FAILED.value)
+        .where(t.c.status == NoticeStatus.FAILED.value, t.c.kind.not_in(_EPHEMERAL_KINDS))
         .values(status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now)
+    )
+    return int(done.rowcount)
+
+
+def expire_ephemeral(conn: Connection, now: datetime, ins: str | None = None) -> int:
+    """Fail unsent the pending messages whose one-time secret is no longer valid, erasing
+    it (all of them, or those of `ins`, e.g. when a new code replaces the last one)."""
+    outdated = [
+        (t.c.kind == kind.value) & (t.c.created_at <= now - lifetime)
+        for kind, lifetime in EPHEMERAL.items()
+    ]
+    return _erase_pending(
+        conn, "expired unsent: its one-time code is no longer valid", ins, or_(*outdated)
+    )
+
+
+def cancel_ephemeral(conn: Connection, ins: str, kind: NoticeKind, reason: str) -> int:
+    """Fail unsent, erased, the pending messages of `kind` to `ins` (a new code replaced them,
+    or the one they carry was used already)."""
+    return _erase_pending(conn, reason, ins, t.c.kind == kind.value)
+
+
+def _erase_pending(conn: Connection, reason: str, ins: str | None, which: Any) -> int:
+    scope = [t.c.ins == ins] if ins is not None else []
+    done = conn.execute(
+        update(t)
+        .where(
+            *scope,
+            t.c.status == NoticeStatus.PENDING.value,
+            t.c.next_attempt_at.is_not(None),  # the pending rows: one range of the index
+            t.c.kind.in_(_EPHEMERAL_KINDS),
+            which,
+        )
+        .values(
+            status=NoticeStatus.FAILED.value,
+            next_attempt_at=None,
+            claimed_until=None,
+            claimed_by=None,
+            last_error=reason,
+            body=ERASED_BODY,
+        )
     )
     return int(done.rowcount)
 

@@ -259,6 +259,7 @@ document = Table(
     Index("ix_document_id", "id", unique=True),
     Index("ix_document_master_identifier", "master_identifier", unique=True),
     Index("ix_document_ins_published_at", "ins", "published_at"),
+    Index("ix_document_blob_key", "blob_key", unique=True),  # fsck: is this blob referenced
 )
 
 # The record's data key (envelope encryption, DESIGN: storage): a random AES-256 key
@@ -271,17 +272,6 @@ record_key = Table(
     Column("master_key_id", String(64), nullable=False),
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("created_at", UTC_TIME, nullable=False),
-)
-
-# Bytes written to the blob store before their metadata commits. A publish records its
-# blob keys here first (own transaction) and deletes them in the transaction that stores
-# the metadata; whatever a crash leaves here is an orphan `dmp fsck` removes.
-pending_blob = Table(
-    "pending_blob",
-    metadata,
-    Column("blob_key", String(80), primary_key=True),
-    Column("ins", INS, nullable=False),
-    Column("created_at", UTC_TIME, nullable=False, index=True),
 )
 
 # --- portal accounts (issue 3) -----------------------------------------------------
@@ -353,4 +343,73 @@ portal_reset = Table(
 
 # --- claims (issue 5) ----------------------------------------------------------------
 
+# The insurer's claim lines (RULES R5; domain/claims.py), kept 24 months for every
+# beneficiary. The key leads with the INS and the care date, so a record's care history
+# is one range of the primary key, in date order; `claim_id` is unique on its own so a
+# re-sent line is found by one probe of an index that grows at its right edge (the
+# insurer's ids rise with time), which is what the bulk path checks before inserting.
+claim = Table(
+    "claim",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("care_date", Date, nullable=False),
+    Column("claim_id", String(64), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("performer_rpps", String(11)),
+    Column("performer_name", String(100)),
+    Column("performer_profession", String(2)),
+    Column("prescriber_rpps", String(11)),
+    Column("facility_finess", String(9)),
+    PrimaryKeyConstraint("ins", "care_date", "claim_id"),
+    Index("ix_claim_claim_id", "claim_id", unique=True),
+)
+
+# Where an import of a claims file stands, per file fingerprint (SHA-256 of its bytes):
+# the position (bytes of the CSV text, or rows of a Parquet file) and line up to which
+# every batch is committed, and the running counts. Updated in each batch's transaction,
+# so a rerun after a crash resumes exactly there.
+claim_import = Table(
+    "claim_import",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("line", BigInteger, nullable=False),  # the last line of the committed batches
+    Column("read", BigInteger, nullable=False),
+    Column("inserted", BigInteger, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    Column("conflicts", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("unknown", BigInteger, nullable=False),  # skipped: not in the registry
+    Column("outside", BigInteger, nullable=False),  # skipped: older than the window
+    Column("started_at", UTC_TIME, nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+    Column("finished_at", UTC_TIME),
+)
+
 # --- health profile (issue 4) --------------------------------------------------------
+
+# The patient's health profile (RULES R5; domain/profile.py): one row per entry, its
+# current version. The body is the FHIR resource as the client sent it (JSON, without
+# id and meta, which the server sets); the columns are what the access policy (kind,
+# author, status) and optimistic concurrency (version) need.
+profile_entry = Table(
+    "profile_entry",
+    metadata,
+    Column("ins", INS, nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active, entered-in-error
+    Column("author_id", String(64), nullable=False),  # RPPS, INS or representative's id
+    Column("author_role", String(24), nullable=False),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+    Column("body", Text, nullable=False),
+    PrimaryKeyConstraint("ins", "id"),
+    Index("ix_profile_entry_id", "id", unique=True),
+)

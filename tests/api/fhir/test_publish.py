@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from dmp.api.fhir import systems
 from dmp.domain.identity import make_rpps
 from dmp.feeds.synthetic.documents import make_png
+from dmp.services.fsck import written_hour
 from dmp.storage.db import Database
-from dmp.storage.schema import document, pending_blob
+from dmp.storage.schema import document
 from tests.api.conftest import Bearer, error_code, open_record, outcome
 from tests.api.fhir.builders import PDF, bundle, document_reference
 from tests.api.fhir.conftest import INS_QUERY
@@ -81,8 +82,10 @@ def test_r6_a_bundle_of_three_documents_is_stored_with_their_metadata(
     assert attachment["contentType"] == "application/pdf"
     assert one["author"][0]["identifier"]["system"] == systems.RPPS
     assert one["subject"]["identifier"]["value"] == ALICE.ins
-    with db.read() as conn:
-        assert conn.execute(select(func.count()).select_from(pending_blob)).scalar_one() == 0
+    with db.read() as conn:  # bytes under the hour of the publish, where fsck looks
+        rows = conn.execute(select(document.c.id, document.c.blob_key)).all()
+    assert len(rows) == 3
+    assert all(written_hour(key) and key.endswith(f"/{doc}") for doc, key in rows)
 
 
 def test_all_or_nothing_one_bad_entry_stores_nothing_and_each_fault_is_named(
