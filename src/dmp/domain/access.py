@@ -231,7 +231,8 @@ def _holder(r: Request) -> Decision:
             return deny("R13: hidden from the holder until announced")
         if r.actor.role is Role.REPRESENTATIVE and doc.hidden_from_representatives:
             return deny("R3: hidden from the legal representatives")
-        authored = doc.author_id == r.record.ins
+        # The holder's own deposits, or this representative's (R3, R7).
+        authored = doc.author_id in (r.record.ins, r.actor.id)
         if r.action in (Action.DELETE_DOCUMENT, Action.ARCHIVE_DOCUMENT) and not authored:
             return deny("R7: only the author deletes or archives a document")
     if r.action is Action.WRITE_DOCUMENT:
@@ -311,7 +312,9 @@ def _on_document(r: Request, full: bool, basis: str, purpose: Purpose) -> Decisi
         if full:
             return allow("R11: the médecin traitant sees all", purpose)
         if not rights.read:
-            return deny(f"R10: the matrix gives profession {r.actor.profession} no read on {category}")
+            return deny(
+                f"R10: the matrix gives profession {r.actor.profession} no read on {category}"
+            )
         return allow(f"R10: allowed by the matrix; {basis}", purpose)
     # READ_DOCUMENT, READ_PROFILE
     if doc is None:

@@ -133,6 +133,13 @@ class Document:
             deleted=self.status is DocumentStatus.ENTERED_IN_ERROR,
         )
 
+    def visibility_at(self, now: datetime) -> Visibility:
+        """The flags in force: R13's "invisible to the holder" lapses after a month."""
+        v = self.visibility
+        if v.hidden_from_patient and self.facts().visible_to_holder(now):
+            return replace(v, hidden_from_patient=False)
+        return v
+
     @property
     def care_date(self) -> datetime:
         """The date the R20 window applies to: the care date, else the publication."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,6 @@ from dmp.domain.documents import (
     NewDocument,
     Submission,
     change_visibility,
-    changed_flags,
     check_replaceable,
     check_resend,
     check_submission,
@@ -51,13 +51,12 @@ from dmp.domain.documents import (
     matches,
     set_archived,
     sort_key,
-    visibility_of,
 )
 from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused, SeveralErrors
 from dmp.domain.time import local_date
 from dmp.services import guard, notifications
 from dmp.services.context import Ctx
-from dmp.services.trail import trace
+from dmp.services.trail import failures_traced, trace
 from dmp.storage import beneficiaries, documents, keyring
 from dmp.storage.blobs import BlobMissing, BlobStore
 from dmp.storage.db import Database
@@ -451,13 +450,16 @@ def _describe(q: DocumentQuery) -> dict[str, object]:
 def read_document(db: Database, ctx: Ctx, document_id: str) -> Document:
     """A document's metadata, if the caller may see it (traced)."""
     doc = _load(db, document_id)
-    with guard.guarded(
-        db,
-        ctx,
-        Action.READ_DOCUMENT,
-        doc.ins,
-        document=doc.facts(),
-        detail={"document": doc.id, "content": False},
+    with (
+        _as_unknown(document_id),
+        guard.guarded(
+            db,
+            ctx,
+            Action.READ_DOCUMENT,
+            doc.ins,
+            document=doc.facts(),
+            detail={"document": doc.id, "content": False},
+        ),
     ):
         return doc
 
@@ -465,17 +467,20 @@ def read_document(db: Database, ctx: Ctx, document_id: str) -> Document:
 def retrieve(db: Database, vault: Vault, ctx: Ctx, document_id: str) -> tuple[Document, bytes]:
     """The original bytes of a document, checked against the stored SHA-256 (R6)."""
     doc = _load(db, document_id)
-    with guard.guarded(
-        db,
-        ctx,
-        Action.READ_DOCUMENT,
-        doc.ins,
-        document=doc.facts(),
-        detail={"document": doc.id, "content": True},
-    ) as (conn, _):
+    with (
+        _as_unknown(document_id),
+        guard.guarded(
+            db,
+            ctx,
+            Action.READ_DOCUMENT,
+            doc.ins,
+            document=doc.facts(),
+            detail={"document": doc.id, "content": True},
+        ) as (conn, _),
+    ):
         key = keyring.existing_data_key(conn, doc.ins, vault.master)
     if key is None:
-        raise NotFound("DOCUMENT_NOT_FOUND", f"no document {document_id}", "id")
+        raise _unknown(document_id)
     try:
         data = open_sealed(key, vault.store.get(doc.blob_key), _aad(doc))
     except (BlobMissing, SealBroken) as exc:
@@ -494,11 +499,27 @@ class DocumentUnreadable(Exception):
         self.document_id = document_id
 
 
+@contextmanager
+def _as_unknown(document_id: str) -> Iterator[None]:
+    """The guard refuses as "no record for <INS>": asked by document id, the caller
+    gets what an unknown id gets, which does not name the patient."""
+    try:
+        yield
+    except NotFound as exc:
+        if exc.code != "RECORD_NOT_FOUND":
+            raise
+        raise _unknown(document_id) from None
+
+
+def _unknown(document_id: str) -> NotFound:
+    return NotFound("DOCUMENT_NOT_FOUND", f"no document {document_id}", "id")
+
+
 def _load(db: Database, document_id: str) -> Document:
     with db.read() as conn:
         doc = documents.find_document(conn, document_id)
     if doc is None:
-        raise NotFound("DOCUMENT_NOT_FOUND", f"no document {document_id}", "id")
+        raise _unknown(document_id)
     return doc
 
 
@@ -525,29 +546,45 @@ def archive_document(db: Database, ctx: Ctx, document_id: str, archived: bool) -
 def set_flags(db: Database, ctx: Ctx, document_id: str, flags: frozenset[Flag]) -> Document:
     """Change the visibility flags: masking is the holder's (R12), hiding from the
     holder or the representatives the author's (R13, R3). One request changes one
-    person's flags; a mixed change is refused rather than half done."""
+    person's flags; a mixed change is refused rather than half done.
+
+    The policy is asked before anything about the request is judged, so a caller
+    without rights learns nothing (not even that the flags clash); a request that
+    changes nothing needs the same right as one that would.
+    """
     doc = _load(db, document_id)
-    wanted = visibility_of(flags, "securityLabel")
-    changed = changed_flags(doc.visibility, wanted)
-    if not changed:
-        return doc
+    stored = doc.visibility.flags
+    changed = frozenset(flags) ^ stored
+    # R13: past a month the holder sees the document whatever its flag says; applying
+    # a request drops that lapsed flag (so the holder may then mask it, R12).
+    hidden = Flag.HIDDEN_FROM_PATIENT
+    lapsed = hidden in stored and hidden not in doc.visibility_at(ctx.now).flags
+    applied = frozenset(flags) - {hidden} if lapsed else frozenset(flags)
     holder_part = changed & {Flag.MASKED}
-    if holder_part and changed - holder_part:
-        raise InvalidInput(
-            "FLAGS_MIXED",
-            "masking (the holder's choice) and hiding (the author's) are changed by "
-            "separate requests",
-            "securityLabel",
-        )
-    action = Action.MASK_DOCUMENT if holder_part else Action.HIDE_DOCUMENT
-    return _change(
-        db,
-        ctx,
-        document_id,
-        action,
-        lambda d: change_visibility(d, flags, "securityLabel"),
-        {"flags": sorted(f.value for f in flags)},
-    )
+    if not changed:
+        # Nothing to change: judged as the change the request names, so the answer
+        # never tells more than the right to make it would.
+        holder_side = ctx.actor.role in (Role.PATIENT, Role.REPRESENTATIVE)
+        masking = Flag.MASKED in flags or (not flags and holder_side)
+        action = Action.MASK_DOCUMENT if masking else Action.HIDE_DOCUMENT
+    elif holder_part:
+        action = Action.MASK_DOCUMENT
+    else:
+        action = Action.HIDE_DOCUMENT
+
+    def change(current: Document) -> Document:
+        if holder_part and changed - holder_part:
+            raise InvalidInput(
+                "FLAGS_MIXED",
+                "masking (the holder's choice) and hiding (the author's) are changed by "
+                "separate requests",
+                "securityLabel",
+            )
+        if not changed:
+            return current
+        return change_visibility(current, applied, "securityLabel")
+
+    return _change(db, ctx, document_id, action, change, {"flags": sorted(f.value for f in flags)})
 
 
 def _change(
@@ -558,15 +595,24 @@ def _change(
     change: Callable[[Document], Document],
     detail: dict[str, object],
 ) -> Document:
+    """One change of a stored document through the guard. A refusal answers like an
+    unknown document (nothing tells whose record it is in); a change the policy
+    allowed but a rule then refuses (a deleted document, clashing flags) is traced
+    as failed."""
     doc = _load(db, document_id)
-    with guard.guarded(
-        db, ctx, action, doc.ins, document=doc.facts(), detail={"document": doc.id, **detail}
-    ) as (conn, _):
-        current = documents.find_document(conn, document_id)
-        assert current is not None
-        after = change(current)
-        documents.save_state(conn, after)
-    return after
+    facts = doc.facts()
+    audit = AuditAction(action.value)
+    traced = {"document": doc.id, **detail}
+    with _as_unknown(document_id), failures_traced(db, ctx, audit, doc.ins, traced):
+        with guard.guarded(
+            db, ctx, action, doc.ins, document=facts, detail={"document": doc.id, **detail}
+        ) as (conn, _):
+            current = documents.find_document(conn, document_id)
+            assert current is not None
+            after = change(current)
+            if after != current:
+                documents.save_state(conn, after)
+        return after
 
 
 # --- R13: documents awaiting their announcement ---

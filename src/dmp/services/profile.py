@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dmp.domain.access import Action
-from dmp.domain.audit import AuditAction, Outcome
-from dmp.domain.errors import DomainError, NotFound, Refused, SeveralErrors
+from dmp.domain.audit import AuditAction
+from dmp.domain.errors import NotFound, Refused
 from dmp.domain.profile import (
     CATEGORY,
     ProfileEntry,
@@ -36,7 +36,7 @@ from dmp.domain.profile import (
 from dmp.domain.profile_validation import check_resource
 from dmp.services import guard
 from dmp.services.context import Ctx
-from dmp.services.trail import trace
+from dmp.services.trail import failures_traced
 from dmp.storage import beneficiaries
 from dmp.storage import profile as entries
 from dmp.storage.db import Database
@@ -56,7 +56,7 @@ def create_entry(db: Database, ctx: Ctx, kind: ProfileKind, data: object) -> Pro
     entry = new_entry(checked, str(uuid.uuid4()), ctx.actor.id, ctx.actor.role.value, ctx.now)
     detail = _detail(entry)
     with (
-        _failures_traced(db, ctx, AuditAction.PROFILE_WRITE, checked.ins, detail),
+        failures_traced(db, ctx, AuditAction.PROFILE_WRITE, checked.ins, detail),
         guard.guarded(
             db, ctx, Action.WRITE_PROFILE, checked.ins, category=CATEGORY[kind], detail=detail
         ) as (conn, _),
@@ -125,7 +125,7 @@ def update_entry(
     entry = _load(db, kind, entry_id)
     detail = {**_detail(entry), "version": entry.version + 1}
     with (
-        _failures_traced(db, ctx, AuditAction.PROFILE_WRITE, entry.ins, detail),
+        failures_traced(db, ctx, AuditAction.PROFILE_WRITE, entry.ins, detail),
         _absent_if_denied(kind, entry_id),
         guard.guarded(
             db, ctx, Action.WRITE_PROFILE, entry.ins, document=entry.facts(), detail=detail
@@ -153,7 +153,7 @@ def delete_entry(
     entry = _load(db, kind, entry_id)
     detail = _detail(entry)
     with (
-        _failures_traced(db, ctx, AuditAction.PROFILE_DELETE, entry.ins, detail),
+        failures_traced(db, ctx, AuditAction.PROFILE_DELETE, entry.ins, detail),
         _absent_if_denied(kind, entry_id),
         guard.guarded(
             db, ctx, Action.DELETE_PROFILE, entry.ins, document=entry.facts(), detail=detail
@@ -199,29 +199,3 @@ def _absent_if_denied(kind: ProfileKind, entry_id: str) -> Iterator[None]:
         yield
     except NotFound:
         raise _missing(kind, entry_id) from None
-
-
-@contextmanager
-def _failures_traced(
-    db: Database, ctx: Ctx, action: AuditAction, ins: str, detail: dict[str, object]
-) -> Iterator[None]:
-    """A change the policy allowed but a rule then refused (If-Match, person of trust…)
-    rolls back with the guard's trace; it is traced as failed in its own transaction.
-    A refusal by the policy (NotFound) was traced by the guard already."""
-    try:
-        yield
-    except DomainError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        errors = exc.errors if isinstance(exc, SeveralErrors) else (exc,)
-        with db.write() as conn:
-            trace(
-                conn,
-                ctx,
-                action,
-                outcome=Outcome.FAILED,
-                record_ins=ins,
-                reason=exc.code,
-                detail={**detail, "errors": [{"code": e.code, "field": e.field} for e in errors]},
-            )
-        raise

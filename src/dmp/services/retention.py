@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dmp.domain import claims as claim_rules
 from dmp.domain import records as rules
 from dmp.domain.audit import AuditAction
 from dmp.domain.retention import (
@@ -23,7 +24,7 @@ from dmp.domain.retention import (
 from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
-from dmp.storage import blob_refs, contacts, keyring, outbox, profile
+from dmp.storage import blob_refs, claims, contacts, keyring, outbox, profile
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 from dmp.storage.records import find_closed_before, save_record
@@ -103,3 +104,20 @@ def _delete_blobs(store: BlobStore, keys: list[str]) -> None:
             failed += 1
     if failed:
         log.warning("purge: %d blob(s) left, unreadable, for dmp fsck --full", failed)
+
+
+def purge_old_claims(db: Database, ctx: Ctx, as_of: date) -> int:
+    """RULES R5: the care history holds 24 months; `dmp purge` drops the claim lines whose
+    care date is older than the window of `as_of` (domain.claims.window_start: the
+    window's first day stays). One statement and one audit event with the count."""
+    check_purge_date(as_of, local_date(ctx.now))
+    before = claim_rules.window_start(as_of)
+    with db.write() as conn:
+        deleted = claims.delete_claims_before(conn, before)
+        trace(
+            conn,
+            ctx,
+            AuditAction.CLAIMS_PURGE,
+            detail={"as_of": as_of.isoformat(), "before": before.isoformat(), "deleted": deleted},
+        )
+    return deleted

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from dmp.domain.audit import AuditAction, AuditEvent, Outcome, Purpose
-from dmp.domain.errors import DomainError
+from dmp.domain.errors import DomainError, NotFound, SeveralErrors
 from dmp.services.context import Ctx
 from dmp.storage import audit_log
 from dmp.storage.db import Database
@@ -64,5 +64,31 @@ def traced_write(
                 record_ins=record_ins,
                 reason=exc.code,
                 detail={"field": exc.field, "message": exc.message},
+            )
+        raise
+
+
+@contextmanager
+def failures_traced(
+    db: Database, ctx: Ctx, action: AuditAction, ins: str, detail: dict[str, object]
+) -> Iterator[None]:
+    """A change the policy allowed but a rule then refused (If-Match, clashing flags…)
+    rolls back with the guard's trace; it is traced as failed in its own transaction.
+    A refusal by the policy (NotFound) was traced by the guard already."""
+    try:
+        yield
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errors = exc.errors if isinstance(exc, SeveralErrors) else (exc,)
+        with db.write() as conn:
+            trace(
+                conn,
+                ctx,
+                action,
+                outcome=Outcome.FAILED,
+                record_ins=ins,
+                reason=exc.code,
+                detail={**detail, "errors": [{"code": e.code, "field": e.field} for e in errors]},
             )
         raise

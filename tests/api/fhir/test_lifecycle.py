@@ -83,7 +83,7 @@ def test_r7_only_the_author_deletes_and_deletion_is_logical(
     refused = doctor_record.delete(
         f"/fhir/DocumentReference/{report}", headers=bearer.professional(DR_OTHER)
     )
-    assert error_code(outcome(refused, 404)) == "RECORD_NOT_FOUND"
+    assert error_code(outcome(refused, 404)) == "DOCUMENT_NOT_FOUND"  # as an unknown id
     by_holder = doctor_record.delete(f"/fhir/DocumentReference/{report}", headers=bearer.holder())
     assert by_holder.status_code == 404
     deleted = doctor_record.delete(
@@ -133,7 +133,15 @@ def test_r13_masked_and_hidden_from_the_holder_cannot_be_combined(
     doctor_record: TestClient, bearer: Bearer, report: str
 ) -> None:
     both = labels("MASQUE_PS", "INVISIBLE_PATIENT")
+    # One request sets one person's flags: the holder's masking, not the author's hiding.
     issue = outcome(patch(doctor_record, bearer.holder(), report, "/securityLabel", both), 422)
+    assert error_code(issue) == "FLAGS_MIXED"
+    masked = patch(doctor_record, bearer.holder(), report, "/securityLabel", labels("MASQUE_PS"))
+    assert masked.status_code == 200
+    # The author may not hide from the holder what the holder masked from professionals.
+    issue = outcome(
+        patch(doctor_record, bearer.professional(), report, "/securityLabel", both), 422
+    )
     assert error_code(issue) == "FLAGS_INCOMPATIBLE"
     at_publish = document_reference(labels=["MASQUE_PS", "INVISIBLE_PATIENT"])
     issue = outcome(publish(doctor_record, bearer.professional(), at_publish), 422)
