@@ -159,3 +159,22 @@ def test_r4_purging_a_record_forgets_the_holder_contact_and_notices(alice: Datab
     assert notices(alice) == []
     with alice.read() as conn:
         assert conn.execute(select(holder_contact)).first() is None
+
+
+def test_r16_care_team_changes_and_emergencies_say_what_and_why_in_the_trail(
+    alice: Database,
+) -> None:
+    """The holder's history tells which professional was authorised or blocked, the
+    emergency choices made, and each emergency's kind, reason and end (R14, R16)."""
+    care_team.change_professional(alice, as_(ALICE_ME), ALICE.ins, NURSE, "authorise")
+    care_team.set_emergency_choices(alice, as_(ALICE_ME), ALICE.ins, False, True)
+    er = doctor(make_rpps("1000000004"))
+    care_team.declare_emergency(alice, as_(er), ALICE.ins, "bris_de_glace", "inconsciente")
+    trail = events(alice, ALICE.ins)
+    changes = [e["detail"] for e in trail if e["action"] == "access.manage"]
+    assert {"change": "authorise", "professional": NURSE} in changes
+    assert {"refuse_bris_de_glace": False, "refuse_samu": True} in changes
+    [emergency] = [e for e in trail if e["action"] == "emergency.access"]
+    assert emergency["detail"]["kind"] == "bris_de_glace"
+    assert emergency["detail"]["reason"] == "inconsciente"
+    assert emergency["detail"]["expires_at"] == (NOW + timedelta(hours=24)).isoformat()

@@ -11,9 +11,11 @@ from dmp.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from dmp.domain.records import RecordStatus
 from dmp.domain.stats import make_openings_query
 from dmp.services import records, stats
+from dmp.services.audit import verify_trail
 from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import Ctx, system_ctx
 from dmp.services.retention import purge_expired
+from dmp.storage import audit_log
 from dmp.storage.db import Database
 from tests.personas import (
     ALICE,
@@ -137,3 +139,22 @@ def test_r1_concurrent_openings_of_one_ins_make_one_record_and_one_conflict(
     assert outcomes == ["RECORD_EXISTS"] * 3 + ["opened"]
     report = stats.openings(registry, make_openings_query(None, date(2018, 12, 31), "channel"))
     assert report.total == 1
+
+
+def test_r4_r16_the_traces_go_with_the_purge_and_the_trail_still_verifies(
+    registry: Database,
+) -> None:
+    """Traces are kept 10 years after closure (R16), then destroyed with the record
+    (R4): the tombstone's trail holds the purge alone, and every chain verifies."""
+    open_alice(registry)
+    records.get_record(registry, at(NOW), ALICE.ins)
+    records.close_record(registry, at(NOW + timedelta(days=1)), ALICE.ins, "holder", "fin")
+    with registry.read() as conn:
+        assert audit_log.record_event_count(conn, ALICE.ins) >= 3
+    purge_expired(registry, at(datetime(2028, 11, 7, 12, tzinfo=UTC)), date(2028, 11, 7))
+    with registry.read() as conn:
+        [event] = audit_log.record_events(conn, ALICE.ins, limit=10, offset=0)
+    assert event.action.value == "record.purge"
+    assert event.detail["traces"] >= 3
+    report = verify_trail(registry)
+    assert report.fault is None, report

@@ -62,7 +62,8 @@ def parse_change(value: str) -> Change:
 def change_professional(db: Database, ctx: Ctx, ins: str, rpps: str, change: str) -> CareLink:
     """The holder (or a minor's representative) changes a professional's standing."""
     ins, rpps, what = parse_ins(ins), parse_rpps(rpps, "professional"), parse_change(change)
-    with guarded(db, ctx, Action.MANAGE_ACCESS, ins) as (conn, _):
+    detail: dict[str, object] = {"change": what.value, "professional": rpps}  # R16
+    with guarded(db, ctx, Action.MANAGE_ACCESS, ins, detail=detail) as (conn, _):
         current, _seen = care_team.find_link(conn, ins, rpps)
         updated = _apply(current, what)
         if what is Change.MEDECIN_TRAITANT:
@@ -74,7 +75,7 @@ def change_professional(db: Database, ctx: Ctx, ins: str, rpps: str, change: str
 def care_team_of(db: Database, ctx: Ctx, ins: str) -> list[tuple[str, CareLink]]:
     """The professionals with a standing on the record, for the holder."""
     ins = parse_ins(ins)
-    with guarded(db, ctx, Action.MANAGE_ACCESS, ins) as (conn, _):
+    with guarded(db, ctx, Action.MANAGE_ACCESS, ins, detail={"care_team": "read"}) as (conn, _):
         return care_team.links(conn, ins)
 
 
@@ -83,7 +84,11 @@ def set_emergency_choices(
 ) -> None:
     """R14: the holder refuses, in advance and separately, each kind of emergency access."""
     ins = parse_ins(ins)
-    with guarded(db, ctx, Action.MANAGE_ACCESS, ins) as (conn, _):
+    detail: dict[str, object] = {
+        "refuse_bris_de_glace": refuse_bris_de_glace,
+        "refuse_samu": refuse_samu,
+    }
+    with guarded(db, ctx, Action.MANAGE_ACCESS, ins, detail=detail) as (conn, _):
         care_team.save_preferences(conn, ins, refuse_bris_de_glace, refuse_samu, ctx.now)
 
 
@@ -113,7 +118,16 @@ def declare_emergency(
         allowed = ", ".join(k.value for k in EmergencyKind)
         raise InvalidInput("EMERGENCY_KIND", f"must be one of {allowed}", "kind") from None
     emergency = Emergency(what, parse_reason(reason), ctx.now, ctx.now + duration)
-    with guarded(db, ctx, Action.DECLARE_EMERGENCY, ins, emergency=emergency) as (conn, _):
+    # R14, R16: the kind, the stated reason and the end of the access are on record.
+    detail: dict[str, object] = {
+        "kind": what.value,
+        "reason": emergency.reason,
+        "expires_at": emergency.expires_at.isoformat(),
+    }
+    with guarded(db, ctx, Action.DECLARE_EMERGENCY, ins, emergency=emergency, detail=detail) as (
+        conn,
+        _,
+    ):
         care_team.add_emergency(conn, ins, ctx.actor.id, emergency)
         notifications.enqueue_emergency_access(
             conn, ins, ctx.now, what, ctx.actor.id, ctx.actor.profession

@@ -24,7 +24,7 @@ from dmp.domain.retention import (
 from dmp.domain.time import local_date
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
-from dmp.storage import blob_refs, claims, contacts, keyring, outbox, profile
+from dmp.storage import audit_log, blob_refs, claims, contacts, keyring, outbox, profile
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
 from dmp.storage.records import find_closed_before, save_record
@@ -71,6 +71,9 @@ def purge_expired(
                 documents = blob_refs.delete_documents_of(conn, record.ins)
                 blob_keys += documents
                 profile_entries = profile.delete_entries_of(conn, record.ins)
+                # R16: the traces' 10 years after closure are over too; the purge's own
+                # event starts the tombstone's trail.
+                traces = audit_log.delete_record_chain(conn, record.ins)
                 trace(
                     conn,
                     ctx,
@@ -81,6 +84,7 @@ def purge_expired(
                         "as_of": as_of.isoformat(),
                         "documents": len(documents),
                         "profile_entries": profile_entries,
+                        "traces": traces,
                     },
                 )
                 purged.append(Purged(record.ins, record.closed_at, len(documents)))

@@ -134,3 +134,19 @@ def _decoded(body: str) -> AuditEvent:
         request_id=data.get("request_id"),
         detail=data.get("detail") or {},
     )
+
+
+def delete_record_chain(conn: Connection, ins: str) -> int:
+    """RULES R4, R16: a record's traces are kept 10 years after its closure, then
+    destroyed with it. The only deletion of audit rows there is: on PostgreSQL the
+    append-only trigger lets it through for this transaction alone."""
+    chain = record_chain(ins)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.exec_driver_sql("SELECT set_config('dmp.audit_purge', 'on', true)")
+    mark = placeholder(conn)
+    deleted = conn.exec_driver_sql(f"DELETE FROM audit_event WHERE chain = {mark}", (chain,))
+    conn.exec_driver_sql(f"DELETE FROM audit_chain_head WHERE chain = {mark}", (chain,))
+    if postgres:
+        conn.exec_driver_sql("SELECT set_config('dmp.audit_purge', 'off', true)")
+    return int(deleted.rowcount)
