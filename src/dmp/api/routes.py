@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dmp.api import care_team, history, records, stats
+from dmp.api import care_team, history, records, representatives, stats
 
 
 def api_router() -> APIRouter:
@@ -46,6 +46,25 @@ def api_router() -> APIRouter:
     )
     r.add_api_route(
         "/records/{ins}/history", history.read_history, methods=["GET"], tags=["history"]
+    )
+    r.add_api_route(
+        "/records/{ins}/representatives",
+        representatives.list_representatives,
+        methods=["GET"],
+        tags=["representatives"],
+    )
+    r.add_api_route(
+        "/records/{ins}/representatives",
+        representatives.declare,
+        methods=["POST"],
+        status_code=201,
+        tags=["representatives"],
+    )
+    r.add_api_route(
+        "/records/{ins}/representatives/{who}",
+        representatives.withdraw,
+        methods=["DELETE"],
+        tags=["representatives"],
     )
     r.add_api_route("/stats/openings", stats.openings, methods=["GET"], tags=["stats"])
     r.add_api_route("/stats/pharmacy-fees", stats.pharmacy_fees, methods=["GET"], tags=["stats"])

@@ -56,6 +56,7 @@ class Action(StrEnum):
     READ_HISTORY = "history.read"
     MANAGE_ACCESS = "access.manage"  # authorise, block, médecin traitant, emergency choices
     RECORD_CONSENT = "consent.record"  # a professional records consent given during care
+    MANAGE_REPRESENTATIVES = "representatives.manage"  # R3: who acts for a minor
     DECLARE_EMERGENCY = "emergency.access"  # bris de glace or SAMU regulation
     # The health profile (R5): entries judged as documents of their category (R10).
     SEARCH_PROFILE = "profile.search"  # the list; each entry is then judged alone
@@ -195,6 +196,10 @@ def _administration(r: Request) -> Decision:
     """Insurer desks open records; the system runs lifecycle commands; none reads content."""
     if r.action is Action.OPEN_RECORD and r.actor.role in (Role.INSURER_AGENT, Role.SYSTEM):
         return allow("R2: opening at the insurer's desk", Purpose.ADMINISTRATION)
+    if r.action is Action.MANAGE_REPRESENTATIVES:
+        # R3: the insurer knows who holds parental authority (the registry's "ayants
+        # droit"); its desk records the legal representatives, reading no content.
+        return allow("R3: the insurer records the legal representatives", Purpose.ADMINISTRATION)
     lifecycle = (Action.READ_RECORD, Action.CLOSE_RECORD, Action.REOPEN_RECORD)
     if r.actor.role is Role.SYSTEM and r.action in lifecycle:
         return allow("R4: lifecycle command on the holder's behalf", Purpose.ADMINISTRATION)

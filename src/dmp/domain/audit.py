@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     ACCESS_MANAGE = "access.manage"  # authorise, block, médecin traitant, emergency choices
     EMERGENCY_ACCESS = "emergency.access"
     CONSENT_RECORD = "consent.record"
+    REPRESENTATIVES_MANAGE = "representatives.manage"
     # The health profile (issue 4; domain/profile.py).
     PROFILE_SEARCH = "profile.search"
     PROFILE_READ = "profile.read"

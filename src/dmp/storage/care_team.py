@@ -149,3 +149,30 @@ def save_preferences(
     }
     stmt = upsert(conn, access_preferences).values(ins=ins, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["ins"], set_=values))
+
+
+def representatives_of(conn: Connection, ins: str) -> list[tuple[str, str]]:
+    """A minor's legal representatives: (identifier, name)."""
+    rows = conn.execute(
+        select(representative.c.representative, representative.c.name)
+        .where(representative.c.ins == ins)
+        .order_by(representative.c.representative)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def save_representative(conn: Connection, ins: str, who: str, name: str, since: datetime) -> None:
+    conn.execute(
+        upsert(conn, representative)
+        .values(ins=ins, representative=who, name=name, since=since)
+        .on_conflict_do_update(index_elements=["ins", "representative"], set_={"name": name})
+    )
+
+
+def remove_representative(conn: Connection, ins: str, who: str) -> bool:
+    result = conn.execute(
+        representative.delete().where(
+            representative.c.ins == ins, representative.c.representative == who
+        )
+    )
+    return int(result.rowcount) == 1
