@@ -89,9 +89,20 @@ NEVER = [
 def test_r15_never_roles_read_or_change_nothing_even_when_authorised(
     actor: Actor, state: str
 ) -> None:
-    for action in set(ACTION_LIST) - {Action.OPEN_RECORD}:
+    administrative = {Action.OPEN_RECORD}
+    if actor.role in (Role.INSURER_AGENT, Role.OPERATOR):
+        # R3: recording who acts for a minor is the desk's, and reads no content.
+        administrative.add(Action.MANAGE_REPRESENTATIVES)
+    for action in set(ACTION_LIST) - administrative:
         full = CareLink(authorised=True, medecin_traitant=True, full_rights=True)
         assert not ask(actor, action, DOC_STATES[state], link=full), action
+
+
+def test_r3_the_insurer_desk_records_representatives_and_the_never_roles_do_not() -> None:
+    assert ask(Actor(Role.INSURER_AGENT, "desk"), Action.MANAGE_REPRESENTATIVES, None)
+    for role in (Role.COMPLEMENTARY_INSURER, Role.EMPLOYER, Role.ANONYMOUS):
+        assert not ask(Actor(role, "x"), Action.MANAGE_REPRESENTATIVES, None)
+    assert not ask(HOLDER, Action.MANAGE_REPRESENTATIVES, None)
 
 
 def test_r2_insurer_desk_may_open_but_complementary_insurer_may_not() -> None:
