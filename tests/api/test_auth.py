@@ -5,6 +5,7 @@ leaves no trace of a read; without a header the caller is anonymous."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import system_ctx
 from dmp.services.tokens import DEV_KEY_FILE, open_dev_issuer
 from dmp.storage.db import Database
+from dmp.storage.envelope import MasterKeyMissing
 from dmp.storage.schema import audit_event
 from tests.api.conftest import TestClient
 from tests.personas import ALICE, ALICE_BENEFICIARY, CLINIC, DR_BOB_RPPS, PHARMACY
@@ -56,6 +58,8 @@ def make_client(alice_db: Database, tmp_path: Path) -> Iterator[MakeClient]:
             "oidc_issuer": ISSUER,
             "oidc_audience": AUDIENCE,
             "oidc_jwks_file": jwks,
+            # Production refuses to start without the key that wraps documents' keys.
+            "master_key": base64.b64encode(bytes(range(32))).decode(),
         }
         client = TestClient(create_app(Settings(**{**values, **changes}), db=alice_db))
         clients.append(client.__enter__())
@@ -248,3 +252,10 @@ def test_r18_unusable_keys_are_503_not_500(
     assert response.status_code == 503, response.text
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "TOKEN_KEYS_UNAVAILABLE"
     assert "nonexistent" not in response.text
+
+
+def test_production_refuses_to_start_without_the_master_key(make_client: MakeClient) -> None:
+    """Documents are encrypted under keys the master key wraps (issue 4): production
+    never makes one up; the operator provides it (DMP_MASTER_KEY or _FILE)."""
+    with pytest.raises(MasterKeyMissing, match="DMP_MASTER_KEY"):
+        make_client(master_key="")
