@@ -20,9 +20,7 @@ def fsck_cmd(
             "--full", help="parcourir tout le stockage, pas seulement les heures récentes"
         ),
     ] = False,
-    hours: Annotated[
-        int, typer.Option(min=1, help="heures récentes parcourues (sans --full)")
-    ] = 3,
+    hours: Annotated[int, typer.Option(min=1, help="heures récentes parcourues (sans --full)")] = 3,
     older_than: Annotated[
         int, typer.Option(min=1, help="minutes en deçà desquelles un fichier est trop récent")
     ] = 15,

@@ -1,9 +1,10 @@
-"""`dmp generate beneficiaries|records`: synthetic files in the importers' formats."""
+"""`dmp generate beneficiaries|records|claims`: synthetic files in the importers' formats."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from rich.progress import (
 )
 
 from dmp.cli.common import console
+from dmp.domain.time import local_date
+from dmp.feeds.synthetic.claims import write_claims
 from dmp.feeds.synthetic.files import write_beneficiaries, write_records
 
 DEFAULT_SEED = 2018
@@ -76,4 +79,35 @@ def records_cmd(
     console.print(
         f"{_lines(written)} lignes écrites dans {out} (graine {seed}), "
         f"dont {_lines(bad_lines)} volontairement fausses"
+    )
+
+
+@app.command("claims")
+def claims_cmd(
+    beneficiaries: Annotated[
+        int, typer.Option("--beneficiaries", min=1, help="premiers bénéficiaires de la graine")
+    ],
+    lines: Annotated[int, typer.Option("--lines", min=1, help="nombre de lignes valides")],
+    out: Annotated[Path, typer.Option("--out", help="fichier à écrire (.csv, .csv.gz, .parquet)")],
+    seed: Seed = DEFAULT_SEED,
+    bad_lines: Annotated[
+        int | None,
+        typer.Option("--bad-lines", min=0, help="lignes fausses en plus (défaut : 1 pour 1000)"),
+    ] = None,
+    registry: Annotated[
+        Path | None, typer.Option("--registry", help="écrire aussi le registre des bénéficiaires")
+    ] = None,
+) -> None:
+    """Write the insurer's claims of the last 30 months for the first beneficiaries."""
+    bad = lines // 1000 if bad_lines is None else bad_lines
+    out.parent.mkdir(parents=True, exist_ok=True)
+    today = local_date(datetime.now(UTC))
+    if registry is not None:
+        with progress_bar(f"Bénéficiaires → {registry.name}", beneficiaries) as advance:
+            write_beneficiaries(registry, beneficiaries, seed, advance)
+    with progress_bar(f"Remboursements → {out.name}", lines + bad) as advance:
+        written = write_claims(out, seed, beneficiaries, lines, today, bad, advance)
+    console.print(
+        f"{_lines(written)} lignes écrites dans {out} (graine {seed}, {_lines(beneficiaries)} "
+        f"bénéficiaires), dont {_lines(bad)} volontairement fausses"
     )

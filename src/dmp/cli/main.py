@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dmp.cli import accounts, audit, db, demo, fsck, generate, records, serve, stats, token
+from dmp.cli import accounts, audit, claims, db, demo, fsck, generate, records, serve, stats, token
 from dmp.cli.common import remember_command
 from dmp.cli.notify import notify_cmd
 
@@ -31,6 +31,7 @@ app.command("reopen")(records.reopen_cmd)
 app.command("purge")(records.purge_cmd)
 app.command("import-records")(records.import_records_cmd)
 app.command("import-beneficiaries")(records.import_beneficiaries_cmd)
+app.command("import-claims")(claims.import_claims_cmd)
 app.command("serve")(serve.serve_cmd)
 app.command("demo")(demo.demo_cmd)
 app.command("notify")(notify_cmd)

@@ -14,7 +14,7 @@ from dmp.feeds.records.runner import import_records_file
 from dmp.feeds.runner import ImportSummary
 from dmp.services import records as service
 from dmp.services.blobs_setup import blob_store_from
-from dmp.services.retention import purge_expired
+from dmp.services.retention import purge_expired, purge_old_claims
 
 
 def open_cmd(
@@ -68,7 +68,8 @@ def reopen_cmd(
 def purge_cmd(
     as_of: Annotated[str, typer.Option("--as-of", help="date de référence YYYY-MM-DD")],
 ) -> None:
-    """Purge every record closed more than 10 years before --as-of (CSP L1111-18)."""
+    """Purge every record closed more than 10 years before --as-of (CSP L1111-18), and
+    the claim lines older than 24 months (RULES R5)."""
     day = parse_day(as_of, "--as-of")
     s = settings()
     with domain_errors():
@@ -81,6 +82,9 @@ def purge_cmd(
     console.print(
         f"{len(purged)} dossier(s) purgé(s) au {day.isoformat()} ; chaque purge est tracée."
     )
+    with domain_errors():  # RULES R5: the care history keeps 24 months
+        lines = purge_old_claims(database(s), ctx(), day)
+    console.print(f"{lines} ligne(s) de remboursement de plus de 24 mois supprimée(s).")
 
 
 def _report(summary: ImportSummary) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 
 from dmp import __version__
+from dmp.api.fhir import claims
 from dmp.api.fhir.documents import FHIR_JSON, fhir_base
 from dmp.api.fhir.profile import capability_resources
 from dmp.api.fhir.search import SUPPORTED
@@ -84,6 +85,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                     },
                     {"type": "List", "interaction": []},
                     *capability_resources(),  # the health profile (issue 4)
+                    claims.capability(),  # the care history (issue 5)
                 ],
             }
         ],

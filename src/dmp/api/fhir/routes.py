@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dmp.api.fhir import documents, metadata, patient, profile
+from dmp.api.fhir import claims, documents, metadata, patient, profile
 
 
 def fhir_router() -> APIRouter:
@@ -20,6 +20,7 @@ def fhir_router() -> APIRouter:
     r.add_api_route("/Patient", patient.search, methods=["GET"])
     r.add_api_route("/Patient", patient.create, methods=["POST"], status_code=201)
     r.add_api_route("/Patient/{id}", patient.read, methods=["GET"])
+    r.add_api_route("/ExplanationOfBenefit", claims.search, methods=["GET"])  # issue 5
     # The patient's health profile (issue 4): search, create, read, update, delete per type.
     for kind in profile.KINDS:
         path, one = f"/{kind.value}", f"/{kind.value}/{{id}}"

@@ -1,0 +1,201 @@
+"""`dmp import-claims`: the insurer's claims file into the care histories (issue 5).
+
+The file is read in chunks (source.py), checked with Arrow kernels (checks.py) and
+stored batch by batch, in file order, by one writer thread while the next chunk is
+read and checked (Arrow and the database driver release the GIL). At most one chunk
+is being checked and one stored: memory stays flat whatever the file's size.
+
+Resuming: each batch's transaction also records where the file stands (the
+claim_import row of the file's SHA-256), so after a crash or Ctrl-C a rerun of the same
+file starts after the last committed batch — no line lost, none stored twice. The
+reject file is written before each commit and, on a resume, cut back to the lines of
+the committed batches, so it lists each rejected line exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO
+
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from dmp.domain.time import local_date
+from dmp.feeds.claims.checks import check_chunk
+from dmp.feeds.claims.source import BLOCK_SIZE, Chunk, ClaimsFile
+from dmp.services.claims_import import (
+    BatchResult,
+    ClaimBatch,
+    LineIssue,
+    begin_import,
+    finish_import,
+    store_batch,
+)
+from dmp.services.context import Ctx
+from dmp.storage.claims import ImportProgress
+from dmp.storage.db import Database
+
+REJECT_COLUMNS = ["line", "field", "code", "reason"]
+
+
+@dataclass(slots=True)
+class ClaimsSummary:
+    counts: dict[str, int]
+    resumed_after: int | None = None  # the last line of an earlier, interrupted run
+    rejects_path: Path | None = None
+    batches: list[BatchResult] = field(default_factory=list)
+
+    def lines(self) -> list[tuple[str, int]]:
+        c = self.counts
+        return [
+            ("lignes lues", c["read"]),
+            ("enregistrées", c["inserted"]),
+            ("doublons (déjà présentes)", c["duplicates"]),
+            ("en conflit", c["conflicts"]),
+            ("rejetées", c["rejected"]),
+            ("bénéficiaire inconnu (ignorées)", c["unknown"]),
+            ("plus de 24 mois (ignorées)", c["outside"]),
+        ]
+
+    @property
+    def failed(self) -> bool:
+        """Anything rejected or in conflict: the command exits non-zero."""
+        return bool(self.counts["rejected"] or self.counts["conflicts"])
+
+
+def import_claims_file(
+    db: Database,
+    ctx: Ctx,
+    path: Path,
+    rejects_path: Path,
+    *,
+    block_size: int = BLOCK_SIZE,
+    show_progress: bool = True,
+    after_batch: Callable[[int], None] | None = None,
+) -> ClaimsSummary:
+    """Import (or resume importing) `path`; `after_batch(n)` is told of each committed
+    batch (tests use it to interrupt an import)."""
+    source = ClaimsFile(path, block_size)
+    fresh = ImportProgress(fingerprint(path), path.name, source.size)
+    progress = begin_import(db, ctx, fresh)
+    resumed = progress.line if progress is not fresh else None
+    summary = ClaimsSummary(progress.counts, resumed)
+    today = local_date(ctx.now)
+    with _rejects(rejects_path, progress.line if resumed else None) as rejects:
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmp-claims")
+        pending: Future[BatchResult] | None = None
+
+        def committed() -> None:
+            assert pending is not None
+            summary.batches.append(pending.result())
+            if after_batch:
+                after_batch(len(summary.batches))
+
+        try:
+            with _progress_bar(path.name, source.total, show_progress) as advance:
+                for chunk in source.chunks(progress.position, progress.line + 1):
+                    batch = _batch(chunk, today)
+                    if pending is not None:
+                        committed()
+                    pending = writer.submit(store_batch, db, ctx, progress, batch, rejects)
+                    advance(source.done, progress.counts["read"])
+                if pending is not None:
+                    committed()
+        finally:
+            # Ctrl-C or a failure: the batch being stored commits (or rolls back) whole.
+            writer.shutdown(wait=True, cancel_futures=True)
+        finish_import(db, ctx, progress)
+    summary.counts = progress.counts
+    if summary.counts["rejected"] or summary.counts["conflicts"]:
+        summary.rejects_path = rejects_path
+    return summary
+
+
+def _batch(chunk: Chunk, today: date) -> ClaimBatch:
+    lines, rejections, outside = check_chunk(chunk.table, today)
+    issues = [
+        LineIssue(r.line, r.field or "", r.code, r.reason) for r in (*chunk.rejections, *rejections)
+    ]
+    read = chunk.table.num_rows + len(chunk.rejections)
+    return ClaimBatch(lines, issues, read, outside, chunk.last_line, chunk.position)
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of the file's bytes: the same file resumes, a changed one starts anew."""
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class RejectFile:
+    """The reject file: line, field, code, reason; flushed to disk before each commit."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.writer = csv.writer(handle, lineterminator="\n")
+
+    def __call__(self, issues: list[LineIssue]) -> None:
+        if not issues:
+            return
+        self.writer.writerows((i.line, i.field, i.code, i.reason) for i in issues)
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+
+@contextmanager
+def _rejects(path: Path, resumed_after: int | None) -> Iterator[RejectFile]:
+    """A fresh reject file, or on a resume the earlier one cut to the committed lines."""
+    kept: list[list[str]] = []
+    if resumed_after is not None and path.exists():
+        with path.open(encoding="utf-8", newline="") as old:
+            rows = list(csv.reader(old))[1:]
+        kept = [r for r in rows if r and r[0].isdigit() and int(r[0]) <= resumed_after]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(REJECT_COLUMNS)
+        writer.writerows(kept)
+        yield RejectFile(handle)
+    if not kept and _only_header(path):
+        path.unlink()  # nothing rejected: no reject file
+
+
+def _only_header(path: Path) -> bool:
+    with path.open(encoding="utf-8") as f:
+        return sum(1 for _ in f) <= 1
+
+
+@contextmanager
+def _progress_bar(name: str, total: int, show: bool) -> Iterator[Callable[[int, int], None]]:
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:,} lignes · {task.fields[rate]:,.0f} lignes/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+    )
+    with bar:
+        task = bar.add_task(name, total=total or 1, lines=0, rate=0.0)
+
+        def advance(done: int, lines: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, lines=lines, rate=lines / elapsed)
+
+        yield advance

@@ -1,0 +1,153 @@
+"""Storing batches of the insurer's claims feed (issue 5; RULES R5, R16).
+
+Each batch is one transaction: its new lines are inserted, re-sent lines are counted as
+duplicates or reported as conflicts (never overwritten: domain.claims), lines of people
+unknown to the registry are counted and skipped, the import's progress row advances to
+the batch's end, and one audit event records the batch's counts — not one per line.
+The batch's per-line issues are handed to `report` before the commit, so a crash
+between the two leaves issues a rerun trims (feeds/claims/runner.py), never a
+committed batch whose issues were lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dmp.domain.audit import AuditAction
+from dmp.domain.claims import ClaimCategory, ClaimLine, conflict_reason, differing_field
+from dmp.services.context import Ctx
+from dmp.services.trail import trace
+from dmp.storage import claims as store
+from dmp.storage.claims import ImportProgress
+from dmp.storage.db import Database
+
+CONFLICT = "CLAIM_CONFLICT"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LineIssue:
+    """A line that was rejected or is in conflict: what the reject file lists."""
+
+    line: int
+    field: str
+    code: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ClaimBatch:
+    """A batch of the file, checked: `lines` are valid and within the window."""
+
+    lines: pa.Table  # `line`, then domain.claims.COLUMNS, typed
+    issues: list[LineIssue]  # rejected lines
+    read: int  # lines read (valid, rejected, outside the window)
+    outside: int  # valid lines older than the window: not kept
+    last_line: int
+    position: int  # where the file stands once this batch is stored
+
+
+@dataclass(slots=True)
+class BatchResult:
+    counts: dict[str, int]
+    issues: list[LineIssue] = field(default_factory=list)
+
+
+Report = Callable[[list[LineIssue]], None]
+
+
+def begin_import(db: Database, ctx: Ctx, fresh: ImportProgress) -> ImportProgress:
+    """Where to start: the unfinished import of the same file, or `fresh` (a finished
+    import of the same bytes is run again: every line then counts as a duplicate)."""
+    with db.write() as conn:
+        known = store.find_import(conn, fresh.fingerprint)
+        if known is not None and known.finished_at is None:
+            return known
+        store.start_import(conn, fresh, ctx.now)
+    return fresh
+
+
+def store_batch(
+    db: Database, ctx: Ctx, progress: ImportProgress, batch: ClaimBatch, report: Report
+) -> BatchResult:
+    """Store one batch and advance `progress` with it (in place, once committed)."""
+    unique, repeated = _first_of_each_claim(batch.lines)
+    repeats = _compare_repeats(unique, repeated)
+    issues = [*batch.issues, *repeats]
+    with db.write() as conn:
+        stored = store.store_claims(conn, unique)
+        issues += [LineIssue(n, f, CONFLICT, conflict_reason(f)) for n, f in stored.conflicts]
+        issues.sort()
+        conflicts = sum(1 for i in issues if i.code == CONFLICT)
+        counts = {
+            "read": batch.read,
+            "inserted": stored.inserted,
+            "duplicates": stored.duplicates + repeated.num_rows - len(repeats),
+            "conflicts": conflicts,
+            "rejected": len(issues) - conflicts,
+            "unknown": stored.unknown,
+            "outside": batch.outside,
+        }
+        after = ImportProgress(
+            progress.fingerprint,
+            progress.file_name,
+            progress.file_size,
+            batch.position,
+            batch.last_line,
+            {k: progress.counts[k] + counts[k] for k in counts},
+        )
+        store.save_progress(conn, after, ctx.now)
+        trace(
+            conn,
+            ctx,
+            AuditAction.CLAIMS_IMPORT,
+            detail={
+                "source": progress.file_name,
+                "lines": [progress.line + 1, batch.last_line],
+                **counts,
+            },
+        )
+        report(issues)
+    progress.position, progress.line, progress.counts = after.position, after.line, after.counts
+    return BatchResult(counts, issues)
+
+
+def finish_import(db: Database, ctx: Ctx, progress: ImportProgress) -> None:
+    progress.finished_at = ctx.now
+    with db.write() as conn:
+        store.save_progress(conn, progress, ctx.now)
+
+
+_REPEAT = "claim_id already given earlier in this batch with different content"
+
+
+def _first_of_each_claim(lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The batch without repeated claim_ids (their first line kept), and the repeats."""
+    if lines.num_rows == 0 or pc.count_distinct(lines["claim_id"]).as_py() == lines.num_rows:
+        return lines, lines.slice(0, 0)
+    firsts = lines.group_by("claim_id", use_threads=False).aggregate([("line", "min")])
+    first = pc.is_in(lines["line"], value_set=firsts["line_min"])
+    return lines.filter(first), lines.filter(pc.invert(first))
+
+
+def _compare_repeats(unique: pa.Table, repeated: pa.Table) -> list[LineIssue]:
+    """A repeat with other content than its first line is a conflict; else a duplicate."""
+    if repeated.num_rows == 0:
+        return []
+    wanted = pc.is_in(unique["claim_id"], value_set=repeated["claim_id"])
+    firsts = {r["claim_id"]: _line(r) for r in unique.filter(wanted).to_pylist()}
+    issues = []
+    for row in repeated.to_pylist():
+        differs = differing_field(firsts[row["claim_id"]], _line(row))
+        if differs is not None:
+            issues.append(LineIssue(row["line"], differs, CONFLICT, _REPEAT))
+    return issues
+
+
+def _line(row: dict[str, object]) -> ClaimLine:
+    values = {k: v for k, v in row.items() if k != "line"}
+    values["category"] = ClaimCategory(str(values["category"]))
+    return ClaimLine(**values)  # type: ignore[arg-type]
