@@ -15,7 +15,7 @@ from dmp.domain.errors import InvalidInput, NotFound
 from dmp.domain.identity import make_rpps
 from dmp.services import care_team, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
-from dmp.services.contacts import ContactRequest, set_contact
+from dmp.services.contacts import ContactRequest, set_contact, set_professional_contact
 from dmp.services.context import Ctx, system_ctx
 from dmp.services.retention import purge_expired
 from dmp.storage.db import Database
@@ -178,3 +178,48 @@ def test_r16_care_team_changes_and_emergencies_say_what_and_why_in_the_trail(
     assert emergency["detail"]["kind"] == "bris_de_glace"
     assert emergency["detail"]["reason"] == "inconsciente"
     assert emergency["detail"]["expires_at"] == (NOW + timedelta(hours=24)).isoformat()
+
+
+def test_r14_the_medecin_traitant_is_told_of_an_emergency_at_their_address(
+    alice: Database,
+) -> None:
+    care_team.change_professional(alice, as_(ALICE_ME), ALICE.ins, DR_MT, "medecin_traitant")
+    set_professional_contact(alice, system_ctx(NOW), DR_MT, "dr.mt@medecin.mssante.fr")
+    er = doctor(make_rpps("1000000004"))
+    care_team.declare_emergency(alice, as_(er), ALICE.ins, "samu", "détresse respiratoire")
+    with alice.read() as conn:
+        rows = conn.execute(
+            select(
+                notification_outbox.c.kind,
+                notification_outbox.c.recipient,
+                notification_outbox.c.body,
+            )
+        ).all()
+    sent = {kind: (recipient, body) for kind, recipient, body in rows}
+    assert sent["emergency_access"][0] == "alice@example.org"
+    recipient, body = sent["emergency_access_mt"]
+    assert recipient == "dr.mt@medecin.mssante.fr"
+    assert ALICE.family_name in body
+    assert "détresse" not in body  # the stated reason stays in the access history
+
+
+def test_r14_an_unknown_doctor_address_is_recorded_as_undeliverable(alice: Database) -> None:
+    care_team.change_professional(alice, as_(ALICE_ME), ALICE.ins, DR_MT, "medecin_traitant")
+    er = doctor(make_rpps("1000000004"))
+    care_team.declare_emergency(alice, as_(er), ALICE.ins, "bris_de_glace", "inconsciente")
+    with alice.read() as conn:
+        status = conn.execute(
+            select(notification_outbox.c.status).where(
+                notification_outbox.c.kind == "emergency_access_mt"
+            )
+        ).scalar_one()
+    assert status == "undeliverable"
+
+
+def test_a_professional_contact_needs_a_valid_rpps_and_address(alice: Database) -> None:
+    with pytest.raises(InvalidInput) as err:
+        set_professional_contact(alice, system_ctx(NOW), "123", "x@y.fr")
+    assert err.value.field == "rpps"
+    with pytest.raises(InvalidInput) as err:
+        set_professional_contact(alice, system_ctx(NOW), DR_MT, "pas une adresse")
+    assert err.value.field == "email"

@@ -475,6 +475,9 @@ def test_no_notice_text_carries_medical_content_or_a_link() -> None:
     texts = [
         notices.first_access(NOW, DR_BOB_RPPS, "Médecin"),
         notices.emergency_access(NOW, EmergencyKind.BRIS_DE_GLACE, DR_BOB_RPPS, None),
+        notices.emergency_access_to_doctor(
+            NOW, EmergencyKind.SAMU, DR_BOB_RPPS, "Médecin", "Alice Martin"
+        ),
         notices.document_awaiting(NOW, date(2018, 12, 6)),
         notices.new_document(NOW),
         notices.record_closed(NOW),

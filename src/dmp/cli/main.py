@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from dmp.cli import accounts, audit, claims, db, demo, fsck, generate, records, serve, stats, token
+from dmp.cli import (
+    accounts,
+    audit,
+    claims,
+    db,
+    demo,
+    fsck,
+    generate,
+    professionals,
+    records,
+    serve,
+    stats,
+    token,
+)
 from dmp.cli.common import remember_command
 from dmp.cli.notify import notify_cmd
 
@@ -37,3 +50,4 @@ app.command("demo")(demo.demo_cmd)
 app.command("notify")(notify_cmd)
 app.command("fsck")(fsck.fsck_cmd)
 app.command("activation-codes")(accounts.activation_codes_cmd)
+app.command("professional-contact")(professionals.professional_contact_cmd)

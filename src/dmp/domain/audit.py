@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     EMERGENCY_ACCESS = "emergency.access"
     CONSENT_RECORD = "consent.record"
     REPRESENTATIVES_MANAGE = "representatives.manage"
+    PROFESSIONAL_CONTACT = "professional.contact"
     # The health profile (issue 4; domain/profile.py).
     PROFILE_SEARCH = "profile.search"
     PROFILE_READ = "profile.read"

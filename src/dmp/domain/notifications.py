@@ -32,6 +32,8 @@ class NoticeKind(StrEnum):
     NEW_DOCUMENT = "new_document"
     RECORD_CLOSED = "record_closed"
     RECORD_REOPENED = "record_reopened"
+    # R14: the médecin traitant is told of an emergency access too, at their address.
+    EMERGENCY_ACCESS_MT = "emergency_access_mt"
     # The portal account's own messages (RULES R19; decision 0007), to the account's address.
     LOGIN_CODE = "login_code"
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of message, not a password)
@@ -41,8 +43,10 @@ class NoticeKind(StrEnum):
 ACCOUNT_KINDS = frozenset(
     {NoticeKind.LOGIN_CODE, NoticeKind.PASSWORD_RESET, NoticeKind.ACCOUNT_SECURITY}
 )
-# R17 (and R4, R14): sent whenever an e-mail is known, whatever the holder's choices.
-MANDATORY = frozenset(NoticeKind) - {NoticeKind.NEW_DOCUMENT} - ACCOUNT_KINDS
+# Notices to a professional rather than to the holder (R14: the médecin traitant).
+PROFESSIONAL_KINDS = frozenset({NoticeKind.EMERGENCY_ACCESS_MT})
+# R17 (and R4, R14): sent to the holder whenever an e-mail is known, whatever their choices.
+MANDATORY = frozenset(NoticeKind) - {NoticeKind.NEW_DOCUMENT} - ACCOUNT_KINDS - PROFESSIONAL_KINDS
 # Messages carrying a one-time secret, worth sending only while it is valid: the outbox
 # erases their body once they leave `pending` (sent, failed) and fails them unsent once
 # this long has passed (RULES R19: the secret must not outlast its use; decision 0007).
@@ -125,6 +129,23 @@ def emergency_access(
         f"à votre Dossier Médical Partagé {_EMERGENCY[kind]}.\n\nLe motif déclaré et la durée "
         "de cet accès figurent dans l'historique des accès de votre espace, où vous pouvez "
         "aussi refuser à l'avenir ce type d'accès." + _SIGNATURE,
+    )
+
+
+def emergency_access_to_doctor(
+    at: datetime, kind: EmergencyKind, rpps: str, profession_label: str | None, patient: str
+) -> Notice:
+    """R14: the médecin traitant learns afterwards that a patient's record was opened in
+    an emergency. Sent to the professional's secure messaging address (MSSanté in
+    production); it names the patient, as a letter between professionals would, but
+    not the stated reason, which stays in the access history."""
+    return Notice(
+        NoticeKind.EMERGENCY_ACCESS_MT,
+        "DMP : accès en urgence au dossier d'un de vos patients",
+        f"Bonjour,\n\n{_when(at).capitalize()}, {_professional(rpps, profession_label)} a accédé "
+        f"{_EMERGENCY[kind]} au Dossier Médical Partagé de votre patient(e) {patient}, dont "
+        "vous êtes le médecin traitant.\n\nLe motif déclaré et la durée de cet accès "
+        "figurent dans l'historique des accès du dossier." + _SIGNATURE,
     )
 
 

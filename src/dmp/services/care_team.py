@@ -124,12 +124,18 @@ def declare_emergency(
         "reason": emergency.reason,
         "expires_at": emergency.expires_at.isoformat(),
     }
-    with guarded(db, ctx, Action.DECLARE_EMERGENCY, ins, emergency=emergency, detail=detail) as (
-        conn,
-        _,
-    ):
+    declared = guarded(db, ctx, Action.DECLARE_EMERGENCY, ins, emergency=emergency, detail=detail)
+    with declared as (conn, access):
         care_team.add_emergency(conn, ins, ctx.actor.id, emergency)
         notifications.enqueue_emergency_access(
             conn, ins, ctx.now, what, ctx.actor.id, ctx.actor.profession
         )
+        # R14: the médecin traitant is informed too (unless they are the one declaring).
+        doctor = next((r for r, link in care_team.links(conn, ins) if link.medecin_traitant), None)
+        if doctor is not None and doctor != ctx.actor.id:
+            identity = access.record.identity
+            patient = f"{identity.given_names} {identity.family_name}" if identity else ins
+            notifications.enqueue_emergency_to_doctor(
+                conn, ins, ctx.now, what, ctx.actor.id, ctx.actor.profession, doctor, patient
+            )
     return emergency

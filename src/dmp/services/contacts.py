@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 from dmp.domain import notifications as notices
 from dmp.domain.access import Action
-from dmp.domain.identity import parse_ins
+from dmp.domain.audit import AuditAction
+from dmp.domain.errors import InvalidInput
+from dmp.domain.identity import parse_ins, parse_rpps
 from dmp.domain.notifications import Contact
 from dmp.services.context import Ctx
 from dmp.services.guard import guarded
+from dmp.services.trail import trace
 from dmp.storage import contacts
 from dmp.storage.db import Database
 
@@ -40,3 +43,16 @@ def find_contact(db: Database, ctx: Ctx, ins: str) -> Contact | None:
     ins = parse_ins(ins)
     with guarded(db, ctx, Action.MANAGE_ACCESS, ins, detail={"contact": "read"}) as (conn, _):
         return contacts.find_contact(conn, ins)
+
+
+def set_professional_contact(db: Database, ctx: Ctx, rpps: str, email: str) -> str:
+    """Where a professional is told what concerns them (R14: an emergency access to a
+    patient whose médecin traitant they are). An operator's act, traced."""
+    rpps = parse_rpps(rpps, "rpps")
+    address = notices.parse_email(email)
+    if address is None:
+        raise InvalidInput("EMAIL_REQUIRED", "an address is required", "email")
+    with db.write() as conn:
+        contacts.save_professional_email(conn, rpps, address, ctx.now)
+        trace(conn, ctx, AuditAction.PROFESSIONAL_CONTACT, detail={"rpps": rpps})
+    return address

@@ -71,6 +71,45 @@ def enqueue(conn: Connection, ins: str, notice: Notice, now: datetime) -> Outbox
     return entry
 
 
+def enqueue_to(
+    conn: Connection, ins: str, notice: Notice, now: datetime, recipient: str | None
+) -> OutboxEntry:
+    """Queue `notice` about the record of `ins` for another recipient than the holder
+    (a professional); recorded as undeliverable when no address is known."""
+    now = as_utc(now)
+    notice_id = uuid.uuid4().hex
+    entry = OutboxEntry(
+        ins=ins,
+        id=notice_id,
+        kind=notice.kind,
+        recipient=recipient,
+        subject=notice.subject,
+        body=notice.body,
+        message_id=notices.message_id(notice_id),
+        created_at=now,
+        status=NoticeStatus.PENDING if recipient else NoticeStatus.UNDELIVERABLE,
+        next_attempt_at=now if recipient else None,
+        last_error=None if recipient else NO_EMAIL,
+    )
+    outbox.insert_notice(conn, entry)
+    return entry
+
+
+def enqueue_emergency_to_doctor(
+    conn: Connection,
+    ins: str,
+    now: datetime,
+    kind: EmergencyKind,
+    rpps: str,
+    profession: str | None,
+    doctor: str,
+    patient: str,
+) -> OutboxEntry:
+    """R14: the médecin traitant (`doctor`, an RPPS) is informed of the emergency."""
+    notice = notices.emergency_access_to_doctor(now, kind, rpps, _label(profession), patient)
+    return enqueue_to(conn, ins, notice, now, contacts.find_professional_email(conn, doctor))
+
+
 def _label(profession: str | None) -> str | None:
     return default_matrix().labels.get(profession or "")
 

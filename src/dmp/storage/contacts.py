@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, delete, select
 
 from dmp.domain.notifications import Contact
 from dmp.domain.time import as_utc
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import holder_contact as t
+from dmp.storage.schema import professional_contact
 
 
 def find_contact(conn: Connection, ins: str) -> Contact | None:
@@ -41,3 +44,18 @@ def save_contact(conn: Connection, contact: Contact) -> None:
 def delete_contact(conn: Connection, ins: str) -> None:
     """Forget the contact (the record's purge destroys personal data, CSP L1111-18)."""
     conn.execute(delete(t).where(t.c.ins == ins))
+
+
+def find_professional_email(conn: Connection, rpps: str) -> str | None:
+    return conn.execute(
+        select(professional_contact.c.email).where(professional_contact.c.rpps == rpps)
+    ).scalar_one_or_none()
+
+
+def save_professional_email(conn: Connection, rpps: str, email: str, at: datetime) -> None:
+    values = {"email": email, "updated_at": at}
+    conn.execute(
+        upsert(conn, professional_contact)
+        .values(rpps=rpps, **values)
+        .on_conflict_do_update(index_elements=["rpps"], set_=values)
+    )

@@ -186,6 +186,17 @@ holder_contact = Table(
     Column("updated_at", UTC_TIME, nullable=False),
 )
 
+# Where a professional is told what concerns them (R14: an emergency access to a
+# patient of whom they are the médecin traitant); loaded by the operator from the
+# national directory (RPPS, MSSanté addresses). Not patient data.
+professional_contact = Table(
+    "professional_contact",
+    metadata,
+    Column("rpps", String(11), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+)
+
 # The outbox: one row per notice, written in the transaction of the event it reports,
 # delivered later by a worker that leases rows (claimed_until/claimed_by) while it sends.
 notification_outbox = Table(
