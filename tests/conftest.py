@@ -11,6 +11,7 @@ import pytest
 from dmp.storage.db import Database
 from dmp.storage.migrate import upgrade
 from tests.pg import PgServer
+from tests.s3 import MotoServer
 
 TEMPLATE = "dmp_template"
 
@@ -61,3 +62,12 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     upgrade(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A throwaway S3 endpoint (moto's server over HTTP on loopback, tests/s3.py)."""
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()

@@ -18,11 +18,10 @@ from dmp.services import fsck as fsck_module
 from dmp.services.documents import blob_key
 from dmp.services.fsck import FsckReport, fsck, hour_prefix, written_hour
 from dmp.storage import blob_refs
-from dmp.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore, S3BlobStore
+from dmp.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore
 from dmp.storage.db import Database
 from dmp.storage.schema import audit_event, document
 from tests.personas import ALICE, BOB
-from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from tests.services.blob_rows import crash_leftover, document_row, publish
 
 NOW = datetime(2026, 11, 23, 10, 20, tzinfo=UTC)  # threshold 10:05: hours up to 09:xx judged
@@ -31,28 +30,6 @@ LAST_HOUR = datetime(2026, 11, 23, 9, 50, tzinfo=UTC)  # its hour ended at 10:00
 JUST_NOW = NOW - timedelta(minutes=18)  # 10:02: its hour ends at 11:00
 DAYS_AGO = NOW - timedelta(days=3)  # before the 3 hours a recent run lists
 HOURS_LISTED = 4  # 2026-11-23 07:00 to 10:00 (the default 3 hours back)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "file":
-        return FileBlobStore(tmp_path / "blobs")
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return S3BlobStore(
-        server.new_bucket(),
-        endpoint_url=server.endpoint,
-        region=REGION,
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
-    )
 
 
 def insert_document(db: Database, key: str, at: datetime) -> None:

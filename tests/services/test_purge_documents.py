@@ -5,9 +5,7 @@ On SQLite and PostgreSQL, with the folder store and S3 (moto's server)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
@@ -21,12 +19,11 @@ from dmp.services.context import Ctx, system_ctx
 from dmp.services.fsck import fsck
 from dmp.services.retention import purge_expired
 from dmp.storage import keyring
-from dmp.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore, S3BlobStore
+from dmp.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore
 from dmp.storage.db import Database
 from dmp.storage.envelope import SealBroken, open_sealed
 from dmp.storage.schema import document, profile_entry, record_key
 from tests.personas import ALICE, ALICE_BENEFICIARY, BOB, BOB_BENEFICIARY, PHARMACY
-from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from tests.services.blob_rows import MASTER, aad, publish
 
 OPENED = datetime(2018, 11, 6, 10, 0, tzinfo=UTC)
@@ -38,28 +35,6 @@ PLAINTEXT = b"Compte rendu : allergie a la penicilline, traitement en cours."
 
 def at(now: datetime) -> Ctx:
     return system_ctx(now, "test")
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "file":
-        return FileBlobStore(tmp_path / "blobs")
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return S3BlobStore(
-        server.new_bucket(),
-        endpoint_url=server.endpoint,
-        region=REGION,
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
-    )
 
 
 @pytest.fixture

@@ -48,34 +48,17 @@ def enqueue(conn: Connection, ins: str, notice: Notice, now: datetime) -> Outbox
     Mandatory notices (R17) are always recorded: pending when an e-mail is known, else
     undeliverable; optional ones only for a holder who opted in (else None).
     """
-    now = as_utc(now)
     contact = contacts.find_contact(conn, ins)
     if notice.kind not in notices.MANDATORY and not (contact and contact.wants(notice.kind)):
         return None
-    email = contact.email if contact else None
-    notice_id = uuid.uuid4().hex
-    entry = OutboxEntry(
-        ins=ins,
-        id=notice_id,
-        kind=notice.kind,
-        recipient=email,
-        subject=notice.subject,
-        body=notice.body,
-        message_id=notices.message_id(notice_id),
-        created_at=now,
-        status=NoticeStatus.PENDING if email else NoticeStatus.UNDELIVERABLE,
-        next_attempt_at=now if email else None,
-        last_error=None if email else NO_EMAIL,
-    )
-    outbox.insert_notice(conn, entry)
-    return entry
+    return enqueue_to(conn, ins, notice, now, contact.email if contact else None)
 
 
 def enqueue_to(
     conn: Connection, ins: str, notice: Notice, now: datetime, recipient: str | None
 ) -> OutboxEntry:
-    """Queue `notice` about the record of `ins` for another recipient than the holder
-    (a professional); recorded as undeliverable when no address is known."""
+    """Queue `notice` about the record of `ins` for `recipient` (the holder, or a
+    professional); recorded as undeliverable when no address is known."""
     now = as_utc(now)
     notice_id = uuid.uuid4().hex
     entry = OutboxEntry(
