@@ -128,3 +128,28 @@ def test_a_failure_after_the_bytes_are_written_removes_them(
     with pytest.raises(NotFound):
         publish(record, racing, NOW, 2)
     assert {p for p in (tmp_path / "blobs").rglob("*") if p.is_file()} == before
+
+
+def test_r10_a_bundle_with_one_refused_category_stores_nothing_and_leaves_one_denial(
+    record: Database, vault: documents.Vault, tmp_path: Path
+) -> None:
+    """A pharmacist may add a dispensation but not a consultation report: the whole
+    bundle is refused, and the trail holds a denial, not an "allowed" then a denial."""
+    pharmacist = Actor(Role.PROFESSIONAL, make_rpps("1000000021"), "21")
+    care_team.record_consent_in_care(record, Ctx(pharmacist, NOW), ALICE.ins)
+    dispensation = NewDocument(
+        "urn:oid:1.2.250.1.999.4.1", "60593-1", None, "application/pdf", PDF, NOW
+    )
+    report = NewDocument("urn:oid:1.2.250.1.999.4.2", "11488-4", None, "application/pdf", PDF, NOW)
+    with pytest.raises(NotFound):
+        documents.publish(
+            record, vault, Ctx(pharmacist, NOW), Submission(ALICE.ins, "s", (dispensation, report))
+        )
+    with record.read() as conn:
+        outcomes = conn.scalars(
+            select(audit_event.c.outcome).where(audit_event.c.action == "document.write")
+        ).all()
+    assert outcomes == ["denied"]
+    assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    alone = Submission(ALICE.ins, "s2", (dispensation,))
+    assert documents.publish(record, vault, Ctx(pharmacist, NOW), alone)[0].created

@@ -162,6 +162,9 @@ def _prepare(
     db: Database, ctx: Ctx, vault: Vault, sub: Submission, checked: list[_Checked]
 ) -> _Plan:
     key: bytes | None = None
+    errors: list[DomainError] = []
+    resent: dict[str, Document] = {}
+    replaced: dict[str, Document] = {}
     with db.read() as conn:
         access = guard.peek(
             conn, ctx, Action.WRITE_DOCUMENT, sub.ins, category=checked[0].type.category
@@ -236,21 +239,31 @@ def _resolve(
     return errors, resent, replaced
 
 
+class _PartlyRefused(Exception):
+    """The guard allowed the first category of a submission, the policy refuses another."""
+
+
 def _refuse(db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked]) -> None:
     """Trace the refusal through the guard, which raises RECORD_NOT_FOUND."""
     categories = sorted({c.type.category.value for c in checked})
-    with guard.guarded(
-        db,
-        ctx,
-        Action.WRITE_DOCUMENT,
-        sub.ins,
-        category=checked[0].type.category,
-        detail={"categories": categories, "documents": len(checked)},
-    ) as (_, access):
-        if all(access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked):
-            # The policy changed between the peek and now: ask the caller to resend.
-            raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
-    # One of the categories is refused: trace it as such (the guard allowed the first).
+    try:
+        with guard.guarded(
+            db,
+            ctx,
+            Action.WRITE_DOCUMENT,
+            sub.ins,
+            category=checked[0].type.category,
+            detail={"categories": categories, "documents": len(checked)},
+        ) as (_, access):
+            if all(
+                access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
+            ):
+                # The policy changed between the peek and now: the caller resends.
+                raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+            # Another category is refused: roll back the first one's "allowed" trace.
+            raise _PartlyRefused
+    except _PartlyRefused:
+        pass
     with db.write() as conn:
         trace(
             conn,
