@@ -286,3 +286,18 @@ def test_subjects_must_agree(doctor_record: TestClient, bearer: Bearer) -> None:
     ref = document_reference(ins=BOB.ins)
     issue = outcome(publish(doctor_record, bearer.professional(), ref), 422)
     assert error_code(issue) == "SUBJECTS_DIFFER"
+
+
+def test_a_binary_no_document_refers_to_is_refused(
+    doctor_record: TestClient, bearer: Bearer, db: Database
+) -> None:
+    url = "urn:uuid:6f7b0d8c-0000-4000-8000-000000000002"
+    response = publish(
+        doctor_record, bearer.professional(), document_reference(), binaries={url: PDF}
+    )
+    issue = outcome(response, 422)
+    assert (error_code(issue), issue["expression"]) == (
+        "BINARY_UNREFERENCED",
+        ["Bundle.entry[2].fullUrl"],
+    )
+    assert stored_count(db) == 0

@@ -68,6 +68,14 @@ def read_submission(bundle: object) -> Submission:
     submission_set = _submission_set(r, lists[0]) if len(lists) == 1 else ""
     subjects: set[str] = set()
     docs = [_document(r, i, res, binaries, subjects) for i, res in refs]
+    referenced = {_attachment_url(res) for _, res in refs}
+    for url, (i, _) in binaries.items():
+        if url not in referenced:
+            r.fail(
+                "BINARY_UNREFERENCED",
+                "no DocumentReference's attachment.url names this Binary",
+                f"Bundle.entry[{i}].fullUrl",
+            )
     if lists:
         subject = _subject(r, lists[0][1].get("subject"), f"{_path(lists[0][0])}.subject")
         if subject:
@@ -242,6 +250,13 @@ def _document(
         path=path,
         content_path=att_path,
     )
+
+
+def _attachment_url(res: dict[str, Any]) -> object:
+    content = res.get("content")
+    first = content[0] if isinstance(content, list) and content else None
+    attachment = first.get("attachment") if isinstance(first, dict) else None
+    return attachment.get("url") if isinstance(attachment, dict) else None
 
 
 def _optional(attachment: dict[str, Any] | None, name: str) -> str | None:
