@@ -37,7 +37,8 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def new_code(token_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
-    """A random 80-bit code, as 'XXXX-XXXX-XXXX-XXXX' (activation and reset codes)."""
+    """A random 80-bit code in four dash-separated groups of four symbols, e.g.
+    "7K3M-Q9TD-2HXA-R4PW" (activation and reset codes)."""
     value = int.from_bytes(token_bytes(CODE_BITS // 8), "big")
     symbols = [CODE_ALPHABET[(value >> (5 * i)) & 31] for i in range(CODE_LENGTH)]
     return format_code("".join(symbols))

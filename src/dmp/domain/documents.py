@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from dmp.domain.access import DocumentFacts
+from dmp.domain.access import Action, DocumentFacts
 from dmp.domain.document_types import VACCINATION_HISTORY
 from dmp.domain.errors import Conflict, InvalidInput, Refused
 from dmp.domain.matrix import Category
@@ -267,9 +267,50 @@ def change_visibility(doc: Document, flags: frozenset[Flag], field: str) -> Docu
     return replace(doc, visibility=visibility_of(flags, field))
 
 
-def changed_flags(before: Visibility, after: Visibility) -> frozenset[Flag]:
-    """The flags a change touches: each is set by one kind of actor (domain/access.py)."""
-    return before.flags ^ after.flags
+@dataclass(frozen=True, slots=True)
+class FlagChange:
+    """What a request to set a document's flags means (R3, R12, R13): whose change it
+    is (the holder's masking or the author's hiding: the action the policy judges),
+    and what would be stored once allowed."""
+
+    action: Action  # MASK_DOCUMENT or HIDE_DOCUMENT
+    flags: frozenset[Flag]
+    changes: bool
+    mixed: bool  # both people's flags at once
+
+    def apply(self, doc: Document) -> Document:
+        """The document with the flags, once the policy allowed `action`."""
+        if self.mixed:
+            raise InvalidInput(
+                "FLAGS_MIXED",
+                "masking (the holder's choice) and hiding (the author's) are changed by "
+                "separate requests",
+                "securityLabel",
+            )
+        return change_visibility(doc, self.flags, "securityLabel") if self.changes else doc
+
+
+def flag_change(
+    doc: Document, requested: frozenset[Flag], now: datetime, holder_side: bool
+) -> FlagChange:
+    """Read a flags request against the stored ones.
+
+    R13: past a month the holder sees the document whatever its flag says; a request
+    drops that lapsed flag (so the holder may then mask it, R12). A request that changes
+    nothing is judged as the change it names, so its answer never tells more than the
+    right to make it would.
+    """
+    stored = doc.visibility.flags
+    changed = requested ^ stored
+    hidden = Flag.HIDDEN_FROM_PATIENT
+    lapsed = hidden in stored and hidden not in doc.visibility_at(now).flags
+    flags = requested - {hidden} if lapsed else requested
+    masking = Flag.MASKED in changed
+    if not changed:
+        masking = Flag.MASKED in requested or (not requested and holder_side)
+    action = Action.MASK_DOCUMENT if masking else Action.HIDE_DOCUMENT
+    mixed = Flag.MASKED in changed and bool(changed - {Flag.MASKED})
+    return FlagChange(action, flags, bool(changed), mixed)
 
 
 _CURRENT_ONLY = frozenset({DocumentStatus.CURRENT})

@@ -42,17 +42,17 @@ from dmp.domain.documents import (
     Flag,
     NewDocument,
     Submission,
-    change_visibility,
     check_replaceable,
     check_resend,
     check_submission,
     delete,
+    flag_change,
     is_awaiting_announcement,
     matches,
     set_archived,
     sort_key,
 )
-from dmp.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Refused, SeveralErrors
+from dmp.domain.errors import Conflict, DomainError, NotFound, Refused, SeveralErrors
 from dmp.domain.time import local_date
 from dmp.services import guard, notifications
 from dmp.services.context import Ctx
@@ -566,38 +566,10 @@ def set_flags(db: Database, ctx: Ctx, document_id: str, flags: frozenset[Flag]) 
     changes nothing needs the same right as one that would.
     """
     doc = _load(db, document_id)
-    stored = doc.visibility.flags
-    changed = frozenset(flags) ^ stored
-    # R13: past a month the holder sees the document whatever its flag says; applying
-    # a request drops that lapsed flag (so the holder may then mask it, R12).
-    hidden = Flag.HIDDEN_FROM_PATIENT
-    lapsed = hidden in stored and hidden not in doc.visibility_at(ctx.now).flags
-    applied = frozenset(flags) - {hidden} if lapsed else frozenset(flags)
-    holder_part = changed & {Flag.MASKED}
-    if not changed:
-        # Nothing to change: judged as the change the request names, so the answer
-        # never tells more than the right to make it would.
-        holder_side = ctx.actor.role in (Role.PATIENT, Role.REPRESENTATIVE)
-        masking = Flag.MASKED in flags or (not flags and holder_side)
-        action = Action.MASK_DOCUMENT if masking else Action.HIDE_DOCUMENT
-    elif holder_part:
-        action = Action.MASK_DOCUMENT
-    else:
-        action = Action.HIDE_DOCUMENT
-
-    def change(current: Document) -> Document:
-        if holder_part and changed - holder_part:
-            raise InvalidInput(
-                "FLAGS_MIXED",
-                "masking (the holder's choice) and hiding (the author's) are changed by "
-                "separate requests",
-                "securityLabel",
-            )
-        if not changed:
-            return current
-        return change_visibility(current, applied, "securityLabel")
-
-    return _change(db, ctx, document_id, action, change, {"flags": sorted(f.value for f in flags)})
+    holder_side = ctx.actor.role in (Role.PATIENT, Role.REPRESENTATIVE)
+    request = flag_change(doc, frozenset(flags), ctx.now, holder_side)
+    detail: dict[str, object] = {"flags": sorted(f.value for f in flags)}
+    return _change(db, ctx, document_id, request.action, request.apply, detail)
 
 
 def _change(

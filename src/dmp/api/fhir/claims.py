@@ -19,8 +19,14 @@ from starlette.datastructures import QueryParams
 
 from dmp.api import deps
 from dmp.api.fhir import systems
-from dmp.api.fhir.documents import FHIR_JSON, fhir_base
-from dmp.api.fhir.search import UnsupportedParameter, _int, _patient, _range, _tokens
+from dmp.api.fhir.common import FHIR_JSON, fhir_base
+from dmp.api.fhir.search import (
+    UnsupportedParameter,
+    date_range,
+    patient_param,
+    tokens,
+    whole_number,
+)
 from dmp.api.json import FhirJson
 from dmp.domain.claims import CATEGORY_LABELS, ClaimCategory, ClaimLine
 from dmp.services import claims as service
@@ -67,10 +73,10 @@ async def search(request: Request, db: DbDep, ctx: CtxDep) -> FhirJson:
                 f"search parameter {name!r} is not supported; supported: {', '.join(SUPPORTED)}",
                 name,
             )
-    ins = _patient(params)
+    ins = patient_param(params)
     since, until = _dates(params)
-    count = _int(params.get("_count"), "_count", 0, service.MAX_PAGE, service.DEFAULT_PAGE)
-    offset = _int(params.get("_offset"), "_offset", 0, service.MAX_OFFSET, 0)
+    count = whole_number(params.get("_count"), "_count", 0, service.MAX_PAGE, service.DEFAULT_PAGE)
+    offset = whole_number(params.get("_offset"), "_offset", 0, service.MAX_OFFSET, 0)
     page = await run_in_threadpool(
         lambda: service.care_history(
             db,
@@ -78,7 +84,7 @@ async def search(request: Request, db: DbDep, ctx: CtxDep) -> FhirJson:
             ins,
             since=since,
             until=until,
-            category=_tokens(params, "category", DMP_CLAIM_CATEGORY),
+            category=tokens(params, "category", DMP_CLAIM_CATEGORY),
             count=count,
             offset=offset,
         )
@@ -119,7 +125,7 @@ def capability() -> dict[str, Any]:
 
 def _dates(params: QueryParams) -> tuple[date | None, date | None]:
     """FHIR date prefixes over care dates, as the inclusive days [since, until]."""
-    start, end = _range(params.getlist("date"), "date")  # half-open, in UTC
+    start, end = date_range(params.getlist("date"), "date")  # half-open, in UTC
     since = start.date() if start else None
     until = (end - timedelta(microseconds=1)).date() if end else None
     return since, until

@@ -7,13 +7,13 @@ import base64
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from dmp.api import deps
 from dmp.api.fhir import systems
+from dmp.api.fhir.common import FHIR_JSON, fhir_base, json_body
 from dmp.api.fhir.resources import document_reference, flags_of_labels, instant
 from dmp.api.fhir.search import document_query
 from dmp.api.fhir.submission import read_submission
@@ -26,7 +26,6 @@ from dmp.storage.db import Database
 
 DbDep = Annotated[Database, Depends(deps.db)]
 CtxDep = Annotated[Ctx, Depends(deps.ctx)]
-FHIR_JSON = "application/fhir+json"
 
 
 def vault(request: Request) -> service.Vault:
@@ -37,50 +36,33 @@ def vault(request: Request) -> service.Vault:
 VaultDep = Annotated[service.Vault, Depends(vault)]
 
 
-def fhir_base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/fhir"
-
-
-async def _json_body(request: Request, limit: int) -> Any:
-    body = await request.body()
-    if not body:
-        raise InvalidInput("BODY_EMPTY", "the request has no body", "Bundle")
-    if len(body) > limit:
-        raise InvalidInput("BODY_TOO_LARGE", f"the request is larger than {limit} bytes", "Bundle")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("BODY_NOT_JSON", "the body is not JSON", "Bundle") from None
-
-
 async def transaction(
     request: Request, db: DbDep, ctx: AuthenticatedCtxDep, vault: VaultDep
 ) -> FhirJson:
     """POST /fhir — ITI-65 Provide Document Bundle: all the documents, or none."""
     # base64 grows the bytes by 4/3; a Bundle may carry several documents.
-    bundle = await _json_body(request, vault.max_size * 2 + 1024 * 1024)
+    bundle = await json_body(request, vault.max_size * 2 + 1024 * 1024, "Bundle")
     submission = read_submission(bundle)
     stored = await run_in_threadpool(service.publish, db, vault, ctx, submission)
-    by_path = {s.document.master_identifier: s for s in stored}
+    by_master = {s.document.master_identifier: s for s in stored}
+    # read_submission checked the shape: every DocumentReference has its content and
+    # masterIdentifier, every Binary is named by one attachment's url.
+    refs = [e["resource"] for e in bundle["entry"] if _kind(e) == "DocumentReference"]
+    by_url = {
+        r["content"][0]["attachment"].get("url"): by_master[r["masterIdentifier"]["value"]]
+        for r in refs
+    }
     entries: list[dict[str, Any]] = []
     for entry in bundle["entry"]:
-        resource = entry.get("resource", {})
-        kind = resource.get("resourceType")
+        kind = _kind(entry)
         if kind == "DocumentReference":
-            s = by_path[resource["masterIdentifier"]["value"]]
-            entries.append(_response(s, f"DocumentReference/{s.document.id}", s.document))
+            done = by_master[entry["resource"]["masterIdentifier"]["value"]]
+            entries.append(_response(done, "DocumentReference"))
         elif kind == "Binary":
-            doc = _binary_owner(stored, entry.get("fullUrl"), bundle)
-            entries.append(_response(doc, f"Binary/{doc.document.id}", doc.document))
+            entries.append(_response(by_url[entry["fullUrl"]], "Binary"))
         else:  # the List (SubmissionSet): kept as the documents' submission set
-            entries.append(
-                {
-                    "response": {
-                        "status": "201 Created",
-                        "location": f"List/{submission.submission_set}",
-                    }
-                }
-            )
+            location = f"List/{submission.submission_set}"
+            entries.append({"response": {"status": "201 Created", "location": location}})
     return FhirJson(
         {"resourceType": "Bundle", "type": "transaction-response", "entry": entries},
         status_code=200,
@@ -88,29 +70,20 @@ async def transaction(
     )
 
 
-def _response(stored: service.Stored, location: str, doc: Any) -> dict[str, Any]:
+def _kind(entry: dict[str, Any]) -> object:
+    return entry.get("resource", {}).get("resourceType")
+
+
+def _response(stored: service.Stored, kind: str) -> dict[str, Any]:
+    doc = stored.document
     return {
         "response": {
             "status": "201 Created" if stored.created else "200 OK",
-            "location": location,
+            "location": f"{kind}/{doc.id}",
             "etag": f'W/"{doc.version}"',
             "lastModified": instant(doc.published_at),
         }
     }
-
-
-def _binary_owner(
-    stored: list[service.Stored], full_url: str | None, bundle: Any
-) -> service.Stored:
-    """The document whose attachment points at this Binary."""
-    for entry in bundle["entry"]:
-        res = entry.get("resource", {})
-        if res.get("resourceType") != "DocumentReference":
-            continue
-        if res["content"][0]["attachment"].get("url") == full_url:
-            master = res["masterIdentifier"]["value"]
-            return next(s for s in stored if s.document.master_identifier == master)
-    return stored[0]
 
 
 async def search(request: Request, db: DbDep, ctx: CtxDep) -> FhirJson:
@@ -190,7 +163,7 @@ async def delete(request: Request, id: str, db: DbDep, ctx: AuthenticatedCtxDep)
 async def patch(request: Request, id: str, db: DbDep, ctx: AuthenticatedCtxDep) -> FhirJson:
     """PATCH /fhir/DocumentReference/{id} (JSON Patch): `securityLabel` (the visibility
     flags, R12/R13) and the archived tag in `meta.tag` (R21). Anything else is refused."""
-    ops = await _json_body(request, 64 * 1024)
+    ops = await json_body(request, 64 * 1024, "PATCH")
     if not isinstance(ops, list) or not ops:
         raise InvalidInput("PATCH_INVALID", "the body is a JSON Patch array", "PATCH")
     flags = None

@@ -12,7 +12,7 @@ from fastapi import Request
 
 from dmp import __version__
 from dmp.api.fhir import claims
-from dmp.api.fhir.documents import FHIR_JSON, fhir_base
+from dmp.api.fhir.common import FHIR_JSON, fhir_base
 from dmp.api.fhir.profile import capability_resources
 from dmp.api.fhir.search import SUPPORTED
 from dmp.api.json import FhirJson

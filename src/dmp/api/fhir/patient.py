@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dmp.api import deps
 from dmp.api.fhir import systems
-from dmp.api.fhir.documents import FHIR_JSON, _json_body, fhir_base
+from dmp.api.fhir.common import FHIR_JSON, fhir_base, json_body
 from dmp.api.fhir.search import UnsupportedParameter, patient_ins
 from dmp.api.json import FhirJson
 from dmp.api.records import AuthenticatedCtxDep
@@ -100,7 +100,7 @@ async def create(request: Request, db: DbDep, ctx: AuthenticatedCtxDep) -> FhirJ
     from who opens (a professional for themself; `opening-channel` may say pharmacy or
     establishment for their organisation).
     """
-    body = await _json_body(request, 64 * 1024)
+    body = await json_body(request, 64 * 1024, "Patient")
     if not isinstance(body, dict) or body.get("resourceType") != "Patient":
         raise InvalidInput("NOT_A_PATIENT", "the body must be a FHIR Patient", "Patient")
     ins = _ins_of(body)

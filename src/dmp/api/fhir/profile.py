@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from dmp.api import deps
-from dmp.api.fhir.documents import FHIR_JSON, fhir_base
-from dmp.api.fhir.search import UnsupportedParameter, _int, _patient, _tokens
+from dmp.api.fhir.common import FHIR_JSON, fhir_base
+from dmp.api.fhir.search import UnsupportedParameter, patient_param, tokens, whole_number
 from dmp.api.json import FhirJson
 from dmp.domain.document_types import LOINC_SYSTEM
 from dmp.domain.errors import InvalidInput
@@ -65,11 +65,11 @@ def profile_query(kind: ProfileKind, params: QueryParams) -> ProfileQuery:
                 name,
             )
     return ProfileQuery(
-        ins=_patient(params),
+        ins=patient_param(params),
         kind=kind,
-        codes=_tokens(params, "code", LOINC_SYSTEM),
-        count=_int(params.get("_count"), "_count", 1, MAX_PAGE, DEFAULT_PAGE),
-        offset=_int(params.get("_offset"), "_offset", 0, 10_000_000, 0),
+        codes=tokens(params, "code", LOINC_SYSTEM),
+        count=whole_number(params.get("_count"), "_count", 1, MAX_PAGE, DEFAULT_PAGE),
+        offset=whole_number(params.get("_offset"), "_offset", 0, 10_000_000, 0),
     )
 
 

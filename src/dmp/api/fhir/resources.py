@@ -8,7 +8,7 @@ from typing import Any
 
 from dmp.api.fhir import systems
 from dmp.domain.document_types import CLASS_CODES, CLASS_SYSTEM, document_type
-from dmp.domain.documents import Document, DocumentStatus, Flag
+from dmp.domain.documents import Document, Flag
 from dmp.domain.matrix import CATEGORY_LABELS
 
 
@@ -154,5 +154,4 @@ def flags_of_labels(labels: object, path: str) -> frozenset[Flag] | list[str]:
     return wrong if wrong else frozenset(flags)
 
 
-STATUS_CODES = tuple(s.value for s in DocumentStatus)
 _FLAGS = frozenset(f.value for f in Flag)

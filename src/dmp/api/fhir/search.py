@@ -42,18 +42,18 @@ def document_query(params: QueryParams) -> DocumentQuery:
                 f"search parameter {name!r} is not supported; supported: {', '.join(SUPPORTED)}",
                 name,
             )
-    ins = _patient(params)
+    ins = patient_param(params)
     if params.get("_total", "accurate") not in ("none", "estimate", "accurate"):
         raise InvalidInput("TOTAL", "_total is none, estimate or accurate", "_total")
-    date_from, date_until = _range(params.getlist("date"), "date")
-    period_from, period_until = _range(params.getlist("period"), "period")
+    date_from, date_until = date_range(params.getlist("date"), "date")
+    period_from, period_until = date_range(params.getlist("period"), "period")
     sort, descending = _sort(params.get("_sort", "-date"))
     return DocumentQuery(
         ins=ins,
-        types=_tokens(params, "type"),
-        class_codes=_tokens(params, "category"),
-        statuses=frozenset(_status(v) for v in _tokens(params, "status")),
-        authors=_tokens(params, "author.identifier", systems.RPPS),
+        types=tokens(params, "type"),
+        class_codes=tokens(params, "category"),
+        statuses=frozenset(_status(v) for v in tokens(params, "status")),
+        authors=tokens(params, "author.identifier", systems.RPPS),
         date_from=date_from,
         date_until=date_until,
         period_from=period_from,
@@ -61,8 +61,8 @@ def document_query(params: QueryParams) -> DocumentQuery:
         include_archived=_boolean(params.get("archived"), "archived"),
         sort=sort,
         descending=descending,
-        count=_int(params.get("_count"), "_count", 0, MAX_PAGE, 20),
-        offset=_int(params.get("_offset"), "_offset", 0, 10_000_000, 0),
+        count=whole_number(params.get("_count"), "_count", 0, MAX_PAGE, 20),
+        offset=whole_number(params.get("_offset"), "_offset", 0, 10_000_000, 0),
     )
 
 
@@ -78,7 +78,7 @@ def patient_ins(params: QueryParams, name: str = "patient.identifier") -> str:
     return parse_ins(value, name)
 
 
-def _patient(params: QueryParams) -> str:
+def patient_param(params: QueryParams) -> str:
     if "patient.identifier" in params and "patient" in params:
         raise InvalidInput(
             "PATIENT_TWICE", "give patient or patient.identifier, not both", "patient"
@@ -91,7 +91,7 @@ def _patient(params: QueryParams) -> str:
     return patient_ins(params)
 
 
-def _tokens(params: QueryParams, name: str, system: str | None = None) -> frozenset[str]:
+def tokens(params: QueryParams, name: str, system: str | None = None) -> frozenset[str]:
     """Comma-separated values are ORed; a `system|` prefix must be the expected one."""
     found: set[str] = set()
     for raw in params.getlist(name):
@@ -119,7 +119,7 @@ def _status(value: str) -> DocumentStatus:
 _PREFIXES = ("ge", "gt", "le", "lt", "eq")
 
 
-def _range(values: list[str], name: str) -> tuple[datetime | None, datetime | None]:
+def date_range(values: list[str], name: str) -> tuple[datetime | None, datetime | None]:
     """FHIR date prefixes into a half-open range [from, until)."""
     start: datetime | None = None
     until: datetime | None = None
@@ -182,7 +182,7 @@ def _boolean(value: str | None, name: str) -> bool:
     raise InvalidInput("BOOLEAN", f"{name} is true or false", name)
 
 
-def _int(value: str | None, name: str, low: int, high: int, default: int) -> int:
+def whole_number(value: str | None, name: str, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     if not value.isdigit() or not low <= int(value) <= high:
