@@ -4,6 +4,7 @@ of publishing (RULES R6, R7, R13, R16, R17)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,6 +106,15 @@ def test_invalid_documents_leave_no_bytes_and_a_failed_trace(
     with pytest.raises(SeveralErrors):
         documents.publish(record, vault, Ctx(DOCTOR, NOW), Submission(ALICE.ins, "s", (good, bad)))
     assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    with record.read() as conn:
+        failed = conn.execute(
+            select(audit_event.c.event).where(
+                audit_event.c.action == "document.write", audit_event.c.outcome == "failed"
+            )
+        ).scalar_one()
+    event = json.loads(failed)
+    assert event["reason"] == "CONTENT_TYPE_MISMATCH"  # b"x" is no PDF: the reason, named
+    assert event["detail"]["errors"][0]["field"].endswith("content[0].attachment")
     page = documents.find(record, Ctx(DOCTOR, NOW), DocumentQuery(ALICE.ins))
     assert page.total == 0
 

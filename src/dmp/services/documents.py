@@ -115,18 +115,23 @@ def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Store
     policy refuses gets RECORD_NOT_FOUND, like a record that does not exist.
     """
     started = time.monotonic()  # before the blob keys take the hour (in _prepare)
-    checked = _check_all(db, ctx, vault, sub)
-    plan = _prepare(db, ctx, vault, sub, checked)
-    try:
-        for item in plan.to_write:
-            vault.store.put(item.document.blob_key, _seal(plan.key, item.document, item.data))
-        return _commit(db, ctx, sub, checked, plan, started)
-    except BaseException:
-        _discard(vault.store, [i.document.blob_key for i in plan.to_write])
-        raise
+    # A refusal by the policy is traced by the guard; any other failure, here.
+    traced: dict[str, object] = {"submission_set": sub.submission_set}
+    with failures_traced(db, ctx, AuditAction.DOCUMENT_WRITE, sub.ins, traced):
+        checked = _check_all(vault, sub)
+        plan = _prepare(db, ctx, vault, sub, checked)
+        try:
+            for item in plan.to_write:
+                sealed = _seal(plan.key, item.document, item.data)
+                vault.store.put(item.document.blob_key, sealed)
+            stored = _commit(db, ctx, sub, checked, plan, started)
+        except BaseException:
+            _discard(vault.store, [i.document.blob_key for i in plan.to_write])
+            raise
+    return stored
 
 
-def _check_all(db: Database, ctx: Ctx, vault: Vault, sub: Submission) -> list[_Checked]:
+def _check_all(vault: Vault, sub: Submission) -> list[_Checked]:
     errors: list[DomainError] = list(check_submission(sub))
     checked: list[_Checked] = []
     for new in sub.documents:
@@ -140,7 +145,6 @@ def _check_all(db: Database, ctx: Ctx, vault: Vault, sub: Submission) -> list[_C
             continue
         checked.append(_Checked(new, doc_type, content))
     if errors:
-        _trace_failure(db, ctx, sub.ins, errors)
         raise SeveralErrors(errors)
     return checked
 
@@ -179,7 +183,6 @@ def _prepare(
     if access is None:
         _refuse(db, ctx, sub, checked)
     if errors:
-        _trace_failure(db, ctx, sub.ins, errors)
         raise SeveralErrors(errors)
     if key is None:  # the record's first document
         with db.write() as conn:
@@ -293,40 +296,35 @@ def _commit(
         "resent": sorted(d.id for d in plan.resent.values()),
         "replaced": sorted(d.replaces for d in new_docs if d.replaces),
     }
-    try:
-        with guard.guarded(
-            db,
-            ctx,
-            Action.WRITE_DOCUMENT,
-            sub.ins,
-            category=checked[0].type.category,
-            detail=detail,
-        ) as (conn, access):
-            if not all(
-                access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
-            ):
-                raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
-            if time.monotonic() - started > WRITE_DEADLINE.total_seconds():
-                # Checked once the transaction holds its locks, just before the rows go
-                # in: fsck may take bytes this old for a crash's leftovers.
-                raise Conflict("RETRY", "storing the documents took too long; send them again")
-            for old_id in (d.replaces for d in new_docs if d.replaces):
-                if not documents.supersede(conn, old_id):
-                    # Replaced (or deleted) by another submission since _prepare.
-                    raise Conflict(
-                        "REPLACES_NOT_CURRENT",
-                        f"document {old_id} is no longer the current version",
-                        "DocumentReference.relatesTo",
-                    )
-            if not documents.insert_documents(conn, new_docs):
-                # The same masterIdentifier arrived from a concurrent submission.
-                raise Conflict("RETRY", "sent twice at once; send it again to get its outcome")
-            if any(not d.visibility.hidden_from_patient for d in new_docs):
-                notifications.enqueue_new_document(conn, sub.ins, ctx.now)
-    except DomainError as exc:
-        if not isinstance(exc, NotFound):
-            _trace_failure(db, ctx, sub.ins, list(getattr(exc, "errors", (exc,))))
-        raise
+    with guard.guarded(
+        db,
+        ctx,
+        Action.WRITE_DOCUMENT,
+        sub.ins,
+        category=checked[0].type.category,
+        detail=detail,
+    ) as (conn, access):
+        if not all(
+            access.judge(ctx, Action.WRITE_DOCUMENT, category=c.type.category) for c in checked
+        ):
+            raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+        if time.monotonic() - started > WRITE_DEADLINE.total_seconds():
+            # Checked once the transaction holds its locks, just before the rows go
+            # in: fsck may take bytes this old for a crash's leftovers.
+            raise Conflict("RETRY", "storing the documents took too long; send them again")
+        for old_id in (d.replaces for d in new_docs if d.replaces):
+            if not documents.supersede(conn, old_id):
+                # Replaced (or deleted) by another submission since _prepare.
+                raise Conflict(
+                    "REPLACES_NOT_CURRENT",
+                    f"document {old_id} is no longer the current version",
+                    "DocumentReference.relatesTo",
+                )
+        if not documents.insert_documents(conn, new_docs):
+            # The same masterIdentifier arrived from a concurrent submission.
+            raise Conflict("RETRY", "sent twice at once; send it again to get its outcome")
+        if any(not d.visibility.hidden_from_patient for d in new_docs):
+            notifications.enqueue_new_document(conn, sub.ins, ctx.now)
     by_master = {d.master_identifier: d for d in new_docs}
     return [
         Stored(by_master[c.new.master_identifier], True)
@@ -343,19 +341,6 @@ def _discard(store: BlobStore, keys: list[str]) -> None:
             store.delete(key)  # idempotent: also for the bytes never written
         except Exception:  # noqa: S112 - fsck finds what stays behind
             continue
-
-
-def _trace_failure(db: Database, ctx: Ctx, ins: str, errors: Sequence[DomainError]) -> None:
-    with db.write() as conn:
-        trace(
-            conn,
-            ctx,
-            AuditAction.DOCUMENT_WRITE,
-            outcome=Outcome.FAILED,
-            record_ins=ins,
-            reason=errors[0].code,
-            detail={"errors": [{"code": e.code, "field": e.field} for e in errors[:20]]},
-        )
 
 
 def _author(ctx: Ctx, name: str | None) -> Author:
