@@ -21,8 +21,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -449,7 +448,7 @@ def read_document(db: Database, ctx: Ctx, document_id: str) -> Document:
     """A document's metadata, if the caller may see it (traced)."""
     doc = _load(db, document_id)
     with (
-        _as_unknown(document_id),
+        guard.refused_as(_unknown(document_id)),
         guard.guarded(
             db,
             ctx,
@@ -466,7 +465,7 @@ def retrieve(db: Database, vault: Vault, ctx: Ctx, document_id: str) -> tuple[Do
     """The original bytes of a document, checked against the stored SHA-256 (R6)."""
     doc = _load(db, document_id)
     with (
-        _as_unknown(document_id),
+        guard.refused_as(_unknown(document_id)),
         guard.guarded(
             db,
             ctx,
@@ -495,18 +494,6 @@ class DocumentUnreadable(Exception):
     def __init__(self, document_id: str) -> None:
         super().__init__(f"document {document_id}: stored bytes missing or damaged")
         self.document_id = document_id
-
-
-@contextmanager
-def _as_unknown(document_id: str) -> Iterator[None]:
-    """The guard refuses as "no record for <INS>": asked by document id, the caller
-    gets what an unknown id gets, which does not name the patient."""
-    try:
-        yield
-    except NotFound as exc:
-        if exc.code != "RECORD_NOT_FOUND":
-            raise
-        raise _unknown(document_id) from None
 
 
 def _unknown(document_id: str) -> NotFound:
@@ -573,7 +560,7 @@ def _change(
     facts = doc.facts()
     audit = AuditAction(action.value)
     traced = {"document": doc.id, **detail}
-    with _as_unknown(document_id), failures_traced(db, ctx, audit, doc.ins, traced):
+    with guard.refused_as(_unknown(document_id)), failures_traced(db, ctx, audit, doc.ins, traced):
         with guard.guarded(
             db, ctx, action, doc.ins, document=facts, detail={"document": doc.id, **detail}
         ) as (conn, _):

@@ -103,6 +103,19 @@ def guarded(
     raise NotFound("RECORD_NOT_FOUND", f"no record for {ins}", "ins")
 
 
+@contextmanager
+def refused_as(absent: NotFound) -> Iterator[None]:
+    """For an item asked by its own id (a document, a profile entry): the guard's
+    refusal (traced by it) answers as that item being absent, which names neither the
+    record nor the patient (STYLE habit 3)."""
+    try:
+        yield
+    except NotFound as exc:
+        if exc.code != "RECORD_NOT_FOUND":
+            raise
+        raise absent from None
+
+
 def peek(
     conn: Connection,
     ctx: Ctx,

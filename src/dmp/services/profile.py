@@ -11,8 +11,6 @@ caller may read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -78,7 +76,7 @@ def read_entry(db: Database, ctx: Ctx, kind: ProfileKind, entry_id: str) -> Prof
     """One entry, if the caller may read it (R8–R12, R14): as a document of its category."""
     entry = _load(db, kind, entry_id)
     with (
-        _absent_if_denied(kind, entry_id),
+        guard.refused_as(_missing(kind, entry_id)),
         guard.guarded(
             db, ctx, Action.READ_PROFILE, entry.ins, document=entry.facts(), detail=_detail(entry)
         ),
@@ -126,7 +124,7 @@ def update_entry(
     detail = {**_detail(entry), "version": entry.version + 1}
     with (
         failures_traced(db, ctx, AuditAction.PROFILE_WRITE, entry.ins, detail),
-        _absent_if_denied(kind, entry_id),
+        guard.refused_as(_missing(kind, entry_id)),
         guard.guarded(
             db, ctx, Action.WRITE_PROFILE, entry.ins, document=entry.facts(), detail=detail
         ) as (conn, _),
@@ -154,7 +152,7 @@ def delete_entry(
     detail = _detail(entry)
     with (
         failures_traced(db, ctx, AuditAction.PROFILE_DELETE, entry.ins, detail),
-        _absent_if_denied(kind, entry_id),
+        guard.refused_as(_missing(kind, entry_id)),
         guard.guarded(
             db, ctx, Action.DELETE_PROFILE, entry.ins, document=entry.facts(), detail=detail
         ) as (conn, _),
@@ -190,12 +188,3 @@ def _current(conn: Connection, kind: ProfileKind, entry_id: str) -> ProfileEntry
     if current is None:  # purged meanwhile
         raise _missing(kind, entry_id)
     return current
-
-
-@contextmanager
-def _absent_if_denied(kind: ProfileKind, entry_id: str) -> Iterator[None]:
-    """The guard's refusal (traced by it) answers as for an entry that does not exist."""
-    try:
-        yield
-    except NotFound:
-        raise _missing(kind, entry_id) from None
