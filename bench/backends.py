@@ -8,6 +8,7 @@ software's, not the disk's (SQLite keeps the project's synchronous=FULL).
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -87,13 +88,20 @@ class Backends:
 
     def pg(self) -> PgServer:
         if self._pg is None:
-            self._pg = PgServer()
+            self._pg = PgServer(_env_settings())
             self._pg.start()
         return self._pg
 
     def close(self) -> None:
         if self._pg is not None:
             self._pg.stop()
+
+
+def _env_settings() -> dict[str, str]:
+    """Extra PostgreSQL settings for an experiment, e.g.
+    DMP_BENCH_PG="shared_buffers=4GB max_wal_size=16GB" (none by default)."""
+    raw = os.environ.get("DMP_BENCH_PG", "")
+    return dict(item.split("=", 1) for item in raw.split() if item)
 
 
 @contextmanager

@@ -36,11 +36,12 @@ def _free_port() -> int:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="dmp-pg-"))
         self.data = self.dir / "data"
         self.port = _free_port()
         self.prefix: list[str] = []
+        self.settings = dict(settings or {})
         if os.geteuid() == 0:
             user = "postgres"
             shutil.chown(self.dir, user)
@@ -70,6 +71,7 @@ class PgServer:
             f"-c unix_socket_directories={self.dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        opts += "".join(f" -c {k}={v}" for k, v in self.settings.items())
         self._run(
             _bin("pg_ctl"),
             "-D",

@@ -121,6 +121,9 @@ def build_report(query: OpeningsQuery, rows: Iterable[tuple[object, str, int]]) 
     return OpeningsReport(query, sum(counts.values()), groups)
 
 
+_CHANNEL_LABELS = {c.value: label for c, label in CHANNEL_LABELS.items()}
+
+
 def _key_and_label(by: GroupBy, value: object, channel: str) -> tuple[str, str]:
     if by is GroupBy.CHANNEL:
         return str(value), CHANNEL_LABELS[Channel(str(value))]
@@ -129,9 +132,9 @@ def _key_and_label(by: GroupBy, value: object, channel: str) -> tuple[str, str]:
     if by is GroupBy.REGION:
         region = departments()[str(value)].region_code
         return region, regions()[region]
-    if by is GroupBy.OPENER:
+    if by is GroupBy.OPENER:  # tens of thousands of groups: no enum built per row
         opener = str(value) or ONLINE_OPENER
-        label = CHANNEL_LABELS[Channel(channel)]
+        label = _CHANNEL_LABELS[channel]
         return opener, label if opener == ONLINE_OPENER else f"{label} {opener}"
     day = value if isinstance(value, date) else date.fromisoformat(str(value))
     if by is GroupBy.WEEK:

@@ -2,19 +2,20 @@
 
 The bulk path stores a batch of validated lines held in an Arrow table (columns `line`
 then domain.claims.COLUMNS, care_date as date32, quantity as an integer, no claim_id
-twice). The batch is loaded into a temporary table — PostgreSQL: COPY (CSV written by
-Arrow straight from the arrays); SQLite: one executemany — and then, in SQL:
+twice):
 
-1. the lines whose INS is in the registry and whose claim_id is not stored are inserted
-   with one INSERT … SELECT;
-2. the others come back, if any: beneficiary unknown to the registry, or claim_id
-   already stored, with the first field in which the stored line differs ('' for a
-   duplicate). (SQLite asks this before inserting.)
+1. two probes by value list — which of the batch's INS are in the registry, which of
+   its claim_ids are already stored (an index lookup each, in one statement each);
+2. the new lines of known beneficiaries go straight into `claim` — PostgreSQL: COPY
+   (CSV written by Arrow from the arrays); SQLite: one executemany;
+3. the stored lines that came again are read back and compared by the domain
+   (duplicate or conflict, and the field): rare, and judged in one place.
 
-No line-by-line round trip, and no ON CONFLICT (whose speculative insertion costs more
-than the probes): nothing can slip in between the two statements, since a batch holds
-the claims table in SHARE ROW EXCLUSIVE mode on PostgreSQL (imports and purges queue,
-readers do not wait) and SQLite's write transactions are exclusive.
+No staging table and no second pass over the batch: on PostgreSQL, COPY into a staging
+table and re-reading it cost as much as the insert. Nothing can slip in between the
+probes and the insert: a batch holds the claims table in SHARE ROW EXCLUSIVE mode on
+PostgreSQL (imports and purges queue, readers do not wait) and SQLite's write
+transactions are exclusive.
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, func, select
 
-from dmp.domain.claims import COLUMNS, ClaimCategory, ClaimLine
+from dmp.domain.claims import COLUMNS, ClaimCategory, ClaimLine, differing_field
 from dmp.storage.dialect import placeholder
 from dmp.storage.schema import claim as t
 from dmp.storage.schema import claim_import as progress_t
 
-LOAD_COLUMNS = ("line", *COLUMNS)
 _NAMES = ", ".join(COLUMNS)
-_LOAD_NAMES = ", ".join(LOAD_COLUMNS)
 _CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+_SQLITE_IN = 900  # values per IN (…) list: under SQLite's limit on bound parameters
 
 
 @dataclass(slots=True)
@@ -53,85 +54,93 @@ def store_claims(conn: Connection, batch: pa.Table) -> StoredBatch:
     if batch.num_rows == 0:
         return result
     postgres = conn.dialect.name == "postgresql"
-    _load(conn, batch, postgres)
-    if postgres:
-        # Insert first: a first import (the usual case) then needs no classification.
-        result.inserted = conn.exec_driver_sql(_INSERT).rowcount
-        if result.inserted < batch.num_rows:
-            _classify(conn, _classify_sql(postgres), result)
-        return result  # the load table empties itself at commit (ON COMMIT DELETE ROWS)
-    _classify(conn, _classify_sql(postgres), result)
-    result.inserted = conn.exec_driver_sql(_INSERT).rowcount
-    conn.exec_driver_sql("DELETE FROM claim_load")
-    return result
-
-
-def _classify(conn: Connection, sql: str, result: StoredBatch) -> None:
-    for line, unknown, differs in conn.exec_driver_sql(sql):
-        if differs is None:
-            result.unknown += int(bool(unknown))
-        elif differs == "":
-            result.duplicates += 1
-        else:
-            result.conflicts.append((int(line), str(differs)))
-
-
-def _load(conn: Connection, batch: pa.Table, postgres: bool) -> None:
-    batch = batch.select(list(LOAD_COLUMNS))
     if postgres:
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cur:
-            cur.execute(_PG_LOAD_TABLE)
             cur.execute("LOCK TABLE claim IN SHARE ROW EXCLUSIVE MODE")
-            # The load table has no statistics: without this the planner may hash the
-            # whole claim table for each batch instead of probing its index per line,
-            # and compile the statements (JIT) for every batch.
+            # The probe tables have no statistics: without this the planner may hash
+            # the whole claim table for each batch instead of probing its index per
+            # value, and compile the statements (JIT) for every batch.
             cur.execute("SET LOCAL enable_hashjoin = off")
             cur.execute("SET LOCAL enable_mergejoin = off")
             cur.execute("SET LOCAL jit = off")
-            sink = pa.BufferOutputStream()
-            pa_csv.write_csv(batch, sink, _CSV)
-            with cur.copy(f"COPY claim_load ({_LOAD_NAMES}) FROM STDIN (FORMAT csv)") as copy:
+    known = pc.is_in(batch["ins"], value_set=_present(conn, "beneficiary", "ins", batch["ins"]))
+    stored_ids = _present(conn, "claim", "claim_id", batch["claim_id"])
+    stored = pc.is_in(batch["claim_id"], value_set=stored_ids)
+    new = batch.filter(pc.and_(known, pc.invert(stored)))
+    _insert(conn, new.select(list(COLUMNS)), postgres)
+    result.inserted = new.num_rows
+    result.unknown = batch.filter(pc.and_(pc.invert(known), pc.invert(stored))).num_rows
+    again = batch.filter(stored)
+    if again.num_rows:
+        _compare(conn, again, result)
+    return result
+
+
+def _present(conn: Connection, table: str, column: str, values: pa.ChunkedArray) -> pa.Array:
+    """Which of `values` are in `table`.`column` (a unique, indexed column).
+
+    PostgreSQL gets the values by COPY into a temporary table joined to the index: a
+    100,000-element array parameter cost more to send and parse than the probes."""
+    wanted = pc.unique(values)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        probe = f"probe_{table}"
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.table({"value": wanted}), sink, _CSV)
+        with raw.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {probe} (value TEXT) ON COMMIT DELETE ROWS"
+            )
+            with cur.copy(f"COPY {probe} (value) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(memoryview(sink.getvalue()))
+            cur.execute(f"SELECT p.value FROM {probe} p JOIN {table} t ON t.{column} = p.value")
+            found = [row[0] for row in cur.fetchall()]
+            cur.execute(f"DELETE FROM {probe}")  # a batch probes each table once, but
+            # a test may store two batches in one transaction
+        return pa.array(found, pa.string())
+    found = []
+    listed = wanted.to_pylist()
+    for i in range(0, len(listed), _SQLITE_IN):
+        chunk = listed[i : i + _SQLITE_IN]
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT {column} FROM {table} WHERE {column} IN ({marks})"
+        found += [row[0] for row in conn.exec_driver_sql(sql, tuple(chunk))]
+    return pa.array(found, pa.string())
+
+
+def _insert(conn: Connection, lines: pa.Table, postgres: bool) -> None:
+    if lines.num_rows == 0:
         return
-    conn.exec_driver_sql(_SQLITE_LOAD_TABLE)
-    dates = batch.column("care_date").cast(pa.string())
-    batch = batch.set_column(LOAD_COLUMNS.index("care_date"), "care_date", dates)
-    rows = list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
-    marks = ", ".join("?" for _ in LOAD_COLUMNS)
-    conn.exec_driver_sql(f"INSERT INTO claim_load ({_LOAD_NAMES}) VALUES ({marks})", rows)
-
-
-_LOAD_TYPES = (
-    "line BIGINT, claim_id TEXT, ins TEXT, care_date DATE, category TEXT, code TEXT, "
-    "label TEXT, quantity INTEGER, performer_rpps TEXT, performer_name TEXT, "
-    "performer_profession TEXT, prescriber_rpps TEXT, facility_finess TEXT"
-)
-_PG_LOAD_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS claim_load ({_LOAD_TYPES}) ON COMMIT DELETE ROWS"
-_SQLITE_LOAD_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS claim_load ({_LOAD_TYPES})"
-_KNOWN = "EXISTS (SELECT 1 FROM beneficiary b WHERE b.ins = l.ins)"
-_INSERT = (
-    f"INSERT INTO claim ({_NAMES}) SELECT {_NAMES} FROM claim_load l WHERE {_KNOWN} "
-    "AND NOT EXISTS (SELECT 1 FROM claim c WHERE c.claim_id = l.claim_id)"
-)
-
-
-def _classify_sql(postgres: bool) -> str:
-    """The lines not plainly new: (line, unknown beneficiary, first differing field or ''
-    or NULL when the claim_id is not stored). On PostgreSQL it runs after the insert,
-    so the lines this very transaction inserted (xmin: ours) are left out."""
-    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
-    cases = " ".join(f"WHEN c.{n} {differs} l.{n} THEN '{n}'" for n in COLUMNS[1:])
-    stored = "c.claim_id IS NOT NULL"
     if postgres:
-        stored += " AND c.xmin <> pg_current_xact_id()::xid"
-    return (
-        f"SELECT l.line, NOT {_KNOWN}, "
-        f"CASE WHEN NOT ({stored}) THEN NULL {cases} ELSE '' END "
-        "FROM claim_load l LEFT JOIN claim c ON c.claim_id = l.claim_id "
-        f"WHERE ({stored}) OR NOT {_KNOWN}"
-    )
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(lines, sink, _CSV)
+        copying = f"COPY claim ({_NAMES}) FROM STDIN (FORMAT csv)"
+        with raw.cursor() as cur, cur.copy(copying) as copy:
+            copy.write(memoryview(sink.getvalue()))
+        return
+    dates = lines.column("care_date").cast(pa.string())  # SQLite keeps dates as ISO text
+    lines = lines.set_column(COLUMNS.index("care_date"), "care_date", dates)
+    rows = list(zip(*(c.to_pylist() for c in lines.columns), strict=True))
+    marks = ", ".join("?" for _ in COLUMNS)
+    conn.exec_driver_sql(f"INSERT INTO claim ({_NAMES}) VALUES ({marks})", rows)
+
+
+def _compare(conn: Connection, again: pa.Table, result: StoredBatch) -> None:
+    """Lines whose claim_id is stored: the same line (a duplicate) or a conflict."""
+    stored = find_claims_by_id(conn, again["claim_id"].to_pylist())
+    for row in again.to_pylist():
+        line = row.pop("line")
+        row["category"] = ClaimCategory(row["category"])
+        differs = differing_field(stored[row["claim_id"]], ClaimLine(**row))
+        if differs is None:
+            result.duplicates += 1
+        else:
+            result.conflicts.append((int(line), differs))
 
 
 # --- reading -------------------------------------------------------------------------

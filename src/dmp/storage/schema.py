@@ -99,6 +99,44 @@ openings_by_opener = Table(
     PrimaryKeyConstraint("day", "channel", "opener"),
 )
 
+# The same counts per month (named by its first day): a long period reads its whole
+# months here and only its partial months' days above (domain/periods.py).
+openings_monthly = Table(
+    "openings_monthly",
+    metadata,
+    Column("month", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("department", String(3), nullable=False),
+    Column("opened", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("month", "channel", "department"),
+    sqlite_with_rowid=False,
+)
+
+openings_by_opener_monthly = Table(
+    "openings_by_opener_monthly",
+    metadata,
+    Column("month", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("opener", String(16), nullable=False),
+    Column("opened", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("month", "channel", "opener"),
+    sqlite_with_rowid=False,
+)
+
+# Per local day × channel only: day, week and channel groupings and the lifecycle
+# totals read a few rows per day, whatever the number of departments.
+openings_by_day = Table(
+    "openings_by_day",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("opened", BigInteger, nullable=False, default=0),
+    Column("closed", BigInteger, nullable=False, default=0),
+    Column("reopened", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("day", "channel"),
+    sqlite_with_rowid=False,
+)
+
 audit_event = Table(
     "audit_event",
     metadata,
