@@ -114,10 +114,10 @@ def build_report(query: OpeningsQuery, rows: Iterable[tuple[object, str, int]]) 
         labels.setdefault(key, label)
     if query.by in (GroupBy.DAY, GroupBy.WEEK) and counts:
         _fill_time_gaps(query, counts, labels)
-        order = sorted(counts)
-    else:
-        order = sorted(counts, key=lambda k: (-counts[k], k))
-    groups = tuple(Group(k, labels[k], counts[k]) for k in order)
+        ordered = sorted(counts.items())
+    else:  # most openings first, then by key
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    groups = tuple([Group(k, labels[k], n) for k, n in ordered])
     return OpeningsReport(query, sum(counts.values()), groups)
 
 
