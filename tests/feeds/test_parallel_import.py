@@ -1,5 +1,6 @@
-"""The parallel import path (worker processes, many blocks) gives exactly what the
-sequential path gives: same records, same rejects, same statistics."""
+"""The pipelined import path (chunks checked while earlier batches are stored) gives
+exactly what the domain decides line by line, however the file is cut: same records,
+same rejects, same statistics."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from dmp.domain.identity import ins_key, make_finess
 from dmp.domain.stats import make_openings_query
+from dmp.feeds.csvsource import CsvSource, Rejection
+from dmp.feeds.records.parser import COLUMNS, parse_and_prepare
 from dmp.feeds.records.runner import import_records_file
 from dmp.services import stats
 from dmp.services.context import system_ctx
@@ -19,7 +22,7 @@ HEADER = "ins,family_name,given_names,birth_date,sex,department,opened_at,channe
 
 
 def legacy_file(path: Path, n: int) -> Path:
-    """n lines, every 97th one broken in a different way."""
+    """n lines, every 97th one broken in a different way; a few quoted names."""
     lines = [HEADER.encode()]
     for i in range(n):
         born = date(1940, 1, 1) + timedelta(days=7 * i)
@@ -27,7 +30,8 @@ def legacy_file(path: Path, n: int) -> Path:
         ins = first13 + ins_key(first13)
         opened = datetime(2018, 11, 6, 8, tzinfo=UTC) + timedelta(minutes=7 * i)
         finess = make_finess(f"750000{i % 50:02d}")
-        line = f"{ins},Martin,Jean,{born},M,75,{opened.isoformat()},pharmacy,{finess}\n"
+        name = '"Martin, dit Jean"' if i % 101 == 7 else "Martin"
+        line = f"{ins},{name},Jean,{born},M,75,{opened.isoformat()},pharmacy,{finess}\n"
         if i % 97 == 5:
             line = line.replace(ins, ins[:13] + ("00" if ins[13:] != "00" else "01"))
         elif i % 97 == 50:
@@ -46,35 +50,51 @@ def fresh_db(path: Path) -> Database:
     return db
 
 
-def test_parallel_and_sequential_imports_agree(db: Database, tmp_path: Path) -> None:
-    """Sequential into a fresh SQLite file; parallel into each kind of database (its
-    batches are big enough for PostgreSQL's COPY paths, records and rollups)."""
+def line_by_line(path: Path) -> tuple[int, list[tuple[int, str]]]:
+    """What the domain decides, one line at a time: (lines kept, [(line, code)] rejected)."""
+    kept, rejected = 0, []
+    for item in CsvSource(path, COLUMNS):
+        judged = item if isinstance(item, Rejection) else parse_and_prepare(*item, NOW)
+        if isinstance(judged, Rejection):
+            rejected.append((judged.line, judged.code))
+        else:
+            kept += 1
+    return kept, rejected
+
+
+def test_small_chunks_and_batches_give_what_the_domain_decides_line_by_line(
+    db: Database, tmp_path: Path
+) -> None:
+    """One chunk and big batches into a fresh SQLite file; many chunks and small batches
+    into each kind of database."""
     source = legacy_file(tmp_path / "legacy.csv", 3000)
     results = []
-    for workers in (0, 2):
-        target = fresh_db(tmp_path / "sequential.sqlite3") if workers == 0 else db
-        rejects = tmp_path / f"rejects{workers}.csv"
+    for block_size, batch_size in ((1 << 22, 10_000), (4096, 500)):
+        whole = block_size > source.stat().st_size
+        target = fresh_db(tmp_path / "whole.sqlite3") if whole else db
+        rejects = tmp_path / f"rejects{block_size}.csv"
         summary = import_records_file(
             target,
             system_ctx(NOW),
             source,
             rejects,
-            batch_size=500,
+            batch_size=batch_size,
             show_progress=False,
-            workers=workers,
-            block_size=4096,
+            block_size=block_size,
         )
         report = stats.openings(target, make_openings_query(None, date(2019, 1, 1), "day"))
         results.append(
             (summary.read, summary.inserted, summary.rejected, rejects.read_text(), report.groups)
         )
-        if workers == 0:
+        if whole:
             target.dispose()
     assert results[0] == results[1]
     read, inserted, rejected, reject_text, _ = results[0]
-    assert read == 3000
+    kept, by_domain = line_by_line(source)
+    assert (read, inserted, rejected) == (3000, kept, len(by_domain))
     assert rejected == 3 * 31  # lines 5, 50 and 80 of each run of 97
-    assert inserted == read - rejected
+    rows = [row.split(",") for row in reject_text.splitlines()[1:]]
+    assert [(int(r[0]), r[2]) for r in rows] == sorted(by_domain)
     assert reject_text.count("INS_KEY") == 31
     assert reject_text.count("DEPARTMENT_UNKNOWN") == 31
     assert reject_text.count("ENCODING") == 31

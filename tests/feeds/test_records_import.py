@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from dmp.domain.audit import SYSTEM_CHAIN
 from dmp.domain.records import Record, RecordStatus, Source
@@ -24,7 +25,7 @@ from dmp.services.context import system_ctx
 from dmp.services.retention import purge_expired
 from dmp.storage import audit_log
 from dmp.storage.db import Database
-from dmp.storage.records import find_records
+from dmp.storage.records import find_records, insert_record
 from tests.personas import (
     ALICE,
     ALICE_BENEFICIARY,
@@ -156,6 +157,27 @@ def test_a_migrated_record_keeps_the_legacy_opening_and_identity(
     assert record.consent_given_by is None  # collected by the legacy system
     online = stored(db, [CROWD[1].ins])[CROWD[1].ins]
     assert online.opening.opened_by is None
+
+
+def test_a_migrated_record_is_stored_exactly_as_one_stored_by_itself(
+    db: Database, tmp_path: Path
+) -> None:
+    """The bulk path writes each column as SQLAlchemy's types do (on SQLite, dates and
+    times are text: the same text, or comparisons and sorting would go astray)."""
+    run(db, write(tmp_path, [GOOD[3]]))
+    record = stored(db, [CROWD[3].ins])[CROWD[3].ins]
+    assert record.identity is not None
+    twin_ins = CROWD[6].ins
+    twin = replace(record, ins=twin_ins, identity=replace(record.identity, ins=twin_ins))
+    with db.write() as conn:
+        insert_record(conn, twin)
+    with db.read() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM record WHERE ins IN (:a, :b)"),
+            {"a": record.ins, "b": twin_ins},
+        ).mappings()
+        raw = {row["ins"]: {k: v for k, v in row.items() if k != "ins"} for row in rows}
+    assert raw[record.ins] == raw[twin_ins]
 
 
 def test_a_second_run_of_the_same_file_adds_nothing_and_rejects_only_the_same_lines(

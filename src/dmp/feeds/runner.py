@@ -16,6 +16,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -58,6 +59,28 @@ class ImportSummary:
             ("déjà présentes (ignorées)", self.already_present),
             ("rejetées", self.rejected),
         ]
+
+
+@contextmanager
+def progress_bar(name: str, total: int, show: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over `total` bytes; `advance(done, lines)` moves it."""
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:,} lignes · {task.fields[rate]:,.0f} lignes/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+    )
+    with bar:
+        task = bar.add_task(name, total=total or 1, lines=0, rate=0.0)
+
+        def advance(done: int, lines: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, lines=lines, rate=lines / elapsed)
+
+        yield advance
 
 
 class RejectFile:
@@ -143,24 +166,12 @@ class CsvImport(Generic[T]):
     def run(self, show_progress: bool = True) -> ImportSummary:
         summary = ImportSummary()
         self.rejects.discard_previous()
-        progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[lines]:,} lignes · {task.fields[rate]:,.0f} lignes/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            disable=not show_progress,
-        )
         # Worker processes are forked before the writer thread starts.
         parser = self._parser_pool()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmp-import")
         pending: tuple[Future[Submitted] | None, list[Rejection]] | None = None
         try:
-            with progress:
-                task = progress.add_task(
-                    self.source.path.name, total=self.source.size or 1, lines=0, rate=0.0
-                )
+            with progress_bar(self.source.path.name, self.source.size, show_progress) as advance:
                 for parsed in self._parsed_blocks(parser):
                     summary.read += parsed.lines
                     for i, batch in enumerate(self._batches(parsed.good) or [[]]):
@@ -169,13 +180,7 @@ class CsvImport(Generic[T]):
                         if pending is not None:
                             self._finish(*pending, summary)
                         pending = (future, rejected)
-                    elapsed = progress.tasks[0].elapsed or 1e-9
-                    progress.update(
-                        task,
-                        completed=parsed.end_offset,
-                        lines=summary.read,
-                        rate=summary.read / elapsed,
-                    )
+                    advance(parsed.end_offset, summary.read)
                 if pending is not None:
                     self._finish(*pending, summary)
         finally:

@@ -1,18 +1,21 @@
 """Migrating records opened in the legacy system (DESIGN: feeds/records).
 
-A line is first *prepared* (the domain's migration rule, then the stored row values:
-plain tuples, cheap to hand from a parsing process to the writer), then stored in
-batches. Each batch is one transaction: records whose INS has no record yet are
-inserted, lines already imported identically are skipped (a rerun adds nothing), and
-lines contradicting a stored record are reported as conflicts. The rollups count the
-inserted records in the same transaction; the audit trail gets one event per batch,
-not per line.
+A line is judged by the domain (the migration rule; feeds/records checks whole chunks
+as a strict fast path of it) and arrives here in a batch of Arrow columns, one row per
+new record (storage.records.BATCH_SCHEMA). Each batch is one transaction: records
+whose INS has no record yet are inserted, lines already imported identically are
+skipped (a rerun adds nothing), and lines contradicting a stored record are reported
+as conflicts. The rollups count the inserted records in the same transaction; the
+audit trail gets one event per batch, not per line.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dmp.domain import records as rules
 from dmp.domain.audit import AuditAction
@@ -26,9 +29,9 @@ from dmp.storage.db import Database
 from dmp.storage.records import (
     RecordValues,
     find_records,
-    insert_record_rows,
-    opening_key,
-    record_from_values,
+    insert_new_records,
+    opening_counts,
+    record_from_row,
     record_values,
 )
 
@@ -60,7 +63,7 @@ class BatchResult:
 
 
 def prepare_legacy_line(line: LegacyLine) -> PreparedRecord | LineConflict:
-    """Apply the migration rule to one line (pure: runs in parsing processes)."""
+    """Apply the migration rule to one line (pure)."""
     try:
         record = rules.migrate_record(None, line.identity, line.opening)
     except DomainError as exc:
@@ -68,56 +71,65 @@ def prepare_legacy_line(line: LegacyLine) -> PreparedRecord | LineConflict:
     return line.line, record_values(record)
 
 
-def import_legacy_batch(
-    db: Database, ctx: Ctx, lines: list[PreparedRecord], source: str
-) -> BatchResult:
+def import_legacy_batch(db: Database, ctx: Ctx, batch: pa.Table, source: str) -> BatchResult:
+    """Store a batch of migrated records (storage.records.BATCH_SCHEMA, in line order)."""
     result = BatchResult()
-    fresh: dict[str, PreparedRecord] = {}
-    later: list[PreparedRecord] = []  # a second line for an INS already in this batch
-    for prepared in lines:
-        ins = prepared[1][0]
-        if ins in fresh:
-            later.append(prepared)
-        else:
-            fresh[ins] = prepared
+    fresh, later = _first_of_each_ins(batch)
     with db.write() as conn:
-        inserted = insert_record_rows(conn, [values for _, values in fresh.values()])
-        skipped = [p for ins, p in fresh.items() if ins not in inserted] + later
-        stored = find_records(conn, {p[1][0] for p in skipped}) if skipped else {}
-        for line, values in sorted(skipped, key=lambda p: p[0]):
-            candidate = record_from_values(values)
-            existing = stored[candidate.ins]
-            assert candidate.identity is not None
-            if rules.is_same_migration(existing, candidate.identity, candidate.opening):
-                result.already_present += 1
-                continue
-            try:
-                rules.migrate_record(existing, candidate.identity, candidate.opening)
-            except DomainError as exc:
-                result.conflicts.append(LineConflict(line, exc.field, exc.code, exc.message))
-                continue
-            # The INS's earlier record was purged here: the legacy system's copy is
-            # older than that purge, so it is not brought back (every line is counted).
-            result.conflicts.append(
-                LineConflict(
-                    line,
-                    "ins",
-                    "RECORD_PURGED",
-                    "a record for this INS was purged here; the legacy copy is not migrated",
-                )
-            )
-        rollups.add_openings(conn, Counter(opening_key(fresh[ins][1]) for ins in inserted))
-        result.inserted = len(inserted)
+        inserted = insert_new_records(conn, fresh)
+        skipped = pa.concat_tables([fresh.filter(pc.invert(inserted)), later])
+        if skipped.num_rows:
+            stored = find_records(conn, set(skipped["ins"].to_pylist()))
+            for row in skipped.sort_by("line").to_pylist():
+                conflict = _compare(row, stored[row["ins"]])
+                if conflict is None:
+                    result.already_present += 1
+                else:
+                    result.conflicts.append(conflict)
+        new = fresh.filter(inserted)
+        rollups.add_openings(conn, opening_counts(new))
+        result.inserted = new.num_rows
+        lines = batch["line"]
         trace(
             conn,
             ctx,
             AuditAction.RECORDS_IMPORT,
             detail={
                 "source": source,
-                "lines": [lines[0][0], lines[-1][0]] if lines else [],
+                "lines": [lines[0].as_py(), lines[-1].as_py()] if len(lines) else [],
                 "inserted": result.inserted,
                 "already_present": result.already_present,
                 "conflicts": len(result.conflicts),
             },
         )
     return result
+
+
+def _first_of_each_ins(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The batch without repeated INS (their first line kept), and the repeats."""
+    if batch.num_rows == 0 or pc.count_distinct(batch["ins"]).as_py() == batch.num_rows:
+        return batch, batch.slice(0, 0)
+    firsts = batch.group_by("ins", use_threads=False).aggregate([("line", "min")])
+    first = pc.is_in(batch["line"], value_set=firsts["line_min"])
+    return batch.filter(first), batch.filter(pc.invert(first))
+
+
+def _compare(row: dict[str, Any], existing: rules.Record) -> LineConflict | None:
+    """None if the line is the stored record's own migration (a rerun), else why not."""
+    line = int(row["line"])
+    candidate = record_from_row(row)
+    assert candidate.identity is not None
+    if rules.is_same_migration(existing, candidate.identity, candidate.opening):
+        return None
+    try:
+        rules.migrate_record(existing, candidate.identity, candidate.opening)
+    except DomainError as exc:
+        return LineConflict(line, exc.field, exc.code, exc.message)
+    # The INS's earlier record was purged here: the legacy system's copy is older than
+    # that purge, so it is not brought back (every line is counted).
+    return LineConflict(
+        line,
+        "ins",
+        "RECORD_PURGED",
+        "a record for this INS was purged here; the legacy copy is not migrated",
+    )

@@ -1,4 +1,7 @@
-"""Lines of the legacy records file -> prepared records, or a Rejection naming the field.
+"""A line of the legacy records file judged by the domain alone: a prepared record, or a
+Rejection naming the field. The import checks whole chunks with Arrow first
+(checks.py); this is what it asks about every line those checks doubt, and the
+reference they are tested against.
 
 Columns: ins,family_name,given_names,birth_date,sex,department,opened_at,channel,opened_by
 """
@@ -57,7 +60,7 @@ def parse_line(line: int, row: dict[str, str], now: datetime) -> LegacyLine | Re
 
 
 def parse_and_prepare(line: int, row: dict[str, str], now: datetime) -> PreparedRecord | Rejection:
-    """A line ready to store (what parsing processes hand to the writer)."""
+    """The line as the record the migration rule makes of it, or why not."""
     parsed = parse_line(line, row, now)
     if isinstance(parsed, Rejection):
         return parsed
