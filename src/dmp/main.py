@@ -44,8 +44,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     outcomes.install(app)
     auth.install(app)
-    app.include_router(api_router())
+    # A request is matched against the routes in this order, one by one: the FHIR API,
+    # which practice software calls all day, comes first.
     app.include_router(fhir_router())
+    app.include_router(api_router())
     app.include_router(web_router())
     mount_static(app)
     return app

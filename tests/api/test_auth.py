@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dmp.api.auth import RecentTokens
 from dmp.config import Settings
-from dmp.domain.actors import Role
+from dmp.domain.actors import Actor, Role
 from dmp.main import create_app
 from dmp.services import records
 from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import system_ctx
-from dmp.services.tokens import DEV_KEY_FILE, open_dev_issuer
+from dmp.services.tokens import DEV_KEY_FILE, Authenticated, open_dev_issuer
 from dmp.storage.db import Database
 from dmp.storage.envelope import MasterKeyMissing
 from dmp.storage.schema import audit_event
@@ -232,6 +233,52 @@ def test_r18_the_verifier_is_built_on_the_first_token_not_at_startup(
     assert (tmp_path / "var" / DEV_KEY_FILE).exists()
     client.get(RECORD, headers=bearer(sign(now_claims())))
     assert client.app.state.token_verifier is verifier  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------- tokens verified lately
+
+
+class _Unreachable:
+    """A verifier that must not be asked."""
+
+    def verify(self, token: str, now: datetime) -> Authenticated:
+        raise AssertionError("the verifier was asked again")
+
+
+def test_r18_a_token_verified_lately_is_not_verified_again(client: TestClient) -> None:
+    token = sign(now_claims())
+    assert client.get(RECORD, headers=bearer(token)).status_code in (200, 404)
+    client.app.state.token_verifier = _Unreachable()  # type: ignore[attr-defined]
+    assert client.get(RECORD, headers=bearer(token)).status_code in (200, 404)
+    other = sign(now_claims(jti="another"))
+    with pytest.raises(AssertionError, match="asked again"):
+        client.get(RECORD, headers=bearer(other))
+
+
+def _proven(expires_at: datetime) -> Authenticated:
+    return Authenticated(Actor(Role.PATIENT, ALICE.ins), ISSUER, "jti", expires_at)
+
+
+def test_r18_a_remembered_token_holds_until_its_expiry_and_a_minute_at_most() -> None:
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    recent = RecentTokens(ttl=timedelta(seconds=60))
+    recent.add("short", _proven(at + timedelta(seconds=10)), at)
+    recent.add("long", _proven(at + timedelta(hours=1)), at)
+    assert recent.get("short", at + timedelta(seconds=9)) is not None
+    assert recent.get("short", at + timedelta(seconds=10)) is None  # expired: verify again
+    assert recent.get("long", at + timedelta(seconds=59)) is not None
+    assert recent.get("long", at + timedelta(seconds=60)) is None  # a minute: verify again
+    recent.add("long", _proven(at + timedelta(hours=1)), at)
+    assert recent.get("long", at - timedelta(seconds=1)) is None  # the clock went back
+    assert recent.get("unknown", at) is None
+
+
+def test_r18_the_oldest_remembered_token_goes_first() -> None:
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    recent = RecentTokens(size=2)
+    for name in ("a", "b", "c"):
+        recent.add(name, _proven(at + timedelta(hours=1)), at)
+    assert [recent.get(name, at) is not None for name in ("a", "b", "c")] == [False, True, True]
 
 
 # ---------------------------------------------------------------- misconfiguration

@@ -5,24 +5,28 @@ of publishing (RULES R6, R7, R13, R16, R17)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
+from dmp.domain.access import CareLink
 from dmp.domain.actors import Actor, Role
 from dmp.domain.documents import DocumentQuery, NewDocument, Submission, Visibility
-from dmp.domain.errors import NotFound, SeveralErrors
+from dmp.domain.errors import Conflict, NotFound, SeveralErrors
 from dmp.domain.identity import make_rpps
 from dmp.feeds.synthetic.documents import make_pdf
 from dmp.services import care_team, documents, records
 from dmp.services.beneficiaries import load_beneficiaries_batch
 from dmp.services.context import Ctx, system_ctx
+from dmp.storage import care_team as care_team_store
 from dmp.storage.blobs import FileBlobStore
 from dmp.storage.db import Database
 from dmp.storage.envelope import load_master_key
-from dmp.storage.schema import audit_event, notification_outbox
+from dmp.storage.schema import audit_event, document, notification_outbox
 from tests.personas import ALICE, ALICE_BENEFICIARY
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -163,3 +167,111 @@ def test_r10_a_bundle_with_one_refused_category_stores_nothing_and_leaves_one_de
     assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     alone = Submission(ALICE.ins, "s2", (dispensation,))
     assert documents.publish(record, vault, Ctx(pharmacist, NOW), alone)[0].created
+
+
+def test_r6_a_document_stored_meanwhile_by_another_submission_is_refused_with_retry(
+    record: Database, vault: documents.Vault, tmp_path: Path
+) -> None:
+    """The same masterIdentifier sent twice at once: the second to commit stores nothing
+    (its bytes are removed, its failure traced) and its resend answers the stored one."""
+    first_id: list[str] = []
+
+    class RacingStore(FileBlobStore):
+        def put(self, key: str, data: bytes) -> None:
+            super().put(key, data)
+            if not first_id:  # the other submission commits between our checks and ours
+                first_id.append(publish(record, vault, NOW, 7))
+
+    racing = documents.Vault(RacingStore(tmp_path / "blobs"), vault.master)
+    with pytest.raises(Conflict) as refused:
+        publish(record, racing, NOW, 7)
+    assert refused.value.code == "RETRY"
+    with record.read() as conn:
+        stored = conn.scalars(select(document.c.id)).all()
+        failed = conn.scalars(
+            select(audit_event.c.event).where(audit_event.c.outcome == "failed")
+        ).all()
+    assert stored == first_id
+    assert [json.loads(e)["reason"] for e in failed] == ["RETRY"]
+    assert len([p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]) == 1
+    assert publish(record, vault, NOW, 7) == first_id[0]  # the resend: the stored one
+
+
+def _statements(db: Database) -> list[str]:
+    """The SQL statements run on `db` from now on (transaction control left out)."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_search_reads_the_guards_facts_in_one_statement(
+    record: Database, vault: documents.Vault
+) -> None:
+    """Record, care link, emergency, representatives and preferences: one statement
+    (after the record's lock on PostgreSQL), then the trace and the documents; on
+    PostgreSQL each statement is a round trip."""
+    publish(record, vault, NOW, 1)
+    statements = _statements(record)
+    page = documents.find(record, Ctx(DOCTOR, NOW), DocumentQuery(ALICE.ins))
+    assert page.total == 1
+    facts = [s for s in statements if "care_link" in s]
+    assert len(facts) == 1
+    assert all(t in facts[0] for t in ("representative", "access_preferences", "emergency"))
+    postgres = record.engine.dialect.name == "postgresql"
+    lock, trace = (1, 2) if postgres else (0, 3)
+    assert len(statements) == lock + 1 + trace + 1
+
+
+def test_a_publish_reads_the_facts_once_per_transaction_and_takes_no_savepoint(
+    record: Database, vault: documents.Vault
+) -> None:
+    publish(record, vault, NOW, 1)  # the record's data key exists from now on
+    statements = _statements(record)
+    publish(record, vault, NOW, 2)
+    assert len([s for s in statements if "care_link" in s]) == 2  # peek, then traced
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+
+
+def _until_waiting_for_a_lock(db: Database) -> None:
+    """Until another connection waits for a row lock (PostgreSQL); SQLite's waiter sits
+    in its busy handler, unseen: a moment's head start has to do there."""
+    if db.engine.dialect.name != "postgresql":
+        time.sleep(0.2)
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.engine.connect() as conn:
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("nobody waited for the lock")
+
+
+def test_r9_a_search_waiting_on_a_block_being_committed_sees_the_block(
+    record: Database, vault: documents.Vault
+) -> None:
+    """The guard decides on the facts as they are once it holds the record: a search
+    that waited for the holder's change to the care team is judged after that change."""
+    publish(record, vault, NOW, 1)
+    pages: list[documents.Page] = []
+    search = threading.Thread(
+        target=lambda: pages.append(
+            documents.find(record, Ctx(DOCTOR, NOW), DocumentQuery(ALICE.ins))
+        )
+    )
+    with record.write() as conn:
+        assert care_team_store.access_facts(conn, ALICE.ins, None, NOW, for_update=True)
+        search.start()
+        _until_waiting_for_a_lock(record)
+        blocked = CareLink(authorised=False, blocked=True)
+        care_team_store.save_link(conn, ALICE.ins, DOCTOR.id, blocked, NOW)
+    search.join(timeout=30)
+    assert [p.total for p in pages] == [0]

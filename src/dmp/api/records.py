@@ -38,7 +38,7 @@ class NotAuthenticated(auth.UnsupportedScheme):
         )
 
 
-def authenticated_ctx(ctx: CtxDep) -> Ctx:
+async def authenticated_ctx(ctx: CtxDep) -> Ctx:
     """The caller's context, refused with a 401 when no token proves who they are
     (authentication, not access: may_open decides who opens what)."""
     if ctx.actor.role is Role.ANONYMOUS:

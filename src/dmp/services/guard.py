@@ -38,7 +38,6 @@ from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import care_team
 from dmp.storage.db import Database
-from dmp.storage.records import find_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +145,22 @@ def _evaluate(
 ) -> tuple[Access, bool] | None:
     """The access (allowed or not) and whether the professional came before; None
     when there is no record. `lock` holds the record's row for a change to come."""
-    record = find_record(conn, ins, for_update=lock and action is not Action.READ_RECORD)
-    if record is None:
-        return None
-    link, accessed_before = CareLink(), True
-    emergency = declared
-    if ctx.actor.role is Role.PROFESSIONAL:
-        link, accessed_before = care_team.find_link(conn, ins, ctx.actor.id)
-        emergency = declared or care_team.active_emergency(conn, ins, ctx.actor.id, ctx.now)
-    facts = care_team.record_facts(conn, record)
-    decision = decide(
-        Request(ctx.actor, action, facts, ctx.now, ctx.matrix, link, emergency, document, category)
+    professional = ctx.actor.id if ctx.actor.role is Role.PROFESSIONAL else None
+    found = care_team.access_facts(
+        conn, ins, professional, ctx.now, for_update=lock and action is not Action.READ_RECORD
     )
-    return Access(record, decision, link, emergency, facts), accessed_before
+    if found is None:
+        return None
+    link, accessed_before, emergency = CareLink(), True, declared
+    if professional is not None:
+        link, accessed_before = found.link, found.accessed_before
+        emergency = declared or found.emergency
+    decision = decide(
+        Request(
+            ctx.actor, action, found.facts, ctx.now, ctx.matrix, link, emergency, document, category
+        )
+    )
+    return Access(found.record, decision, link, emergency, found.facts), accessed_before
 
 
 def _decide(

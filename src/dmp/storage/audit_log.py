@@ -37,8 +37,10 @@ def append(conn: Connection, event: AuditEvent) -> int:
     Every audited action passes here, so the statements are fixed SQL run by the
     driver (building them through SQLAlchemy's expression layer cost over 1 ms per
     event). The chain's head row is locked first: appends to one chain queue up.
+    On PostgreSQL the event and the head's advance go in one statement (one round
+    trip); SQLite runs in-process and takes them one by one.
     """
-    sql = _SQL[placeholder(conn)]
+    sql = _SQL[conn.dialect.name]
     chain = event.chain
     head_row = conn.exec_driver_sql(sql["lock"], (chain,)).first()
     if head_row is None:  # the chain's first event
@@ -50,8 +52,11 @@ def append(conn: Connection, event: AuditEvent) -> int:
     digest = chain_hash(prev, chain, seq, body)
     at = _bind_at(conn, event.at)
     values = (chain, seq, at, event.action.value, event.outcome.value, body, prev, digest)
-    conn.exec_driver_sql(sql["event"], values)
-    conn.exec_driver_sql(sql["advance"], (seq, digest, chain))
+    if "event_and_advance" in sql:
+        conn.exec_driver_sql(sql["event_and_advance"], (*values, seq, digest, chain))
+    else:
+        conn.exec_driver_sql(sql["event"], values)
+        conn.exec_driver_sql(sql["advance"], (seq, digest, chain))
     return int(seq)
 
 
@@ -68,7 +73,15 @@ def _statements(mark: str, lock: str) -> dict[str, str]:
     }
 
 
-_SQL = {"%s": _statements("%s", " FOR UPDATE"), "?": _statements("?", "")}  # by driver
+def _postgresql_statements() -> dict[str, str]:
+    sql = _statements("%s", " FOR UPDATE")
+    # A data-modifying CTE: the insert and the update run as one statement, in the
+    # transaction that holds the head's lock.
+    sql["event_and_advance"] = f"WITH appended AS ({sql['event']}) {sql['advance']}"
+    return sql
+
+
+_SQL = {"postgresql": _postgresql_statements(), "sqlite": _statements("?", "")}  # by dialect
 
 
 def _bind_at(conn: Connection, at: datetime) -> Any:

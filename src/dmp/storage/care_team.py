@@ -4,50 +4,149 @@ the holder's emergency choices and a minor's legal representatives."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, select, update
 
 from dmp.domain.access import CareLink, Emergency, EmergencyKind, RecordFacts
 from dmp.domain.records import Record
 from dmp.domain.time import as_utc
 from dmp.storage.dialect import upsert
-from dmp.storage.schema import access_preferences, care_link, emergency_access, representative
-
-# Built once: the guard runs these for every access, and building a statement cost
-# more than running it.
-_REPRESENTATIVES = select(representative.c.representative).where(
-    representative.c.ins == bindparam("ins")
+from dmp.storage.records import record_of
+from dmp.storage.schema import (
+    access_preferences,
+    care_link,
+    emergency_access,
+    record,
+    representative,
 )
-_PREFERENCES = select(
-    access_preferences.c.refuse_bris_de_glace, access_preferences.c.refuse_samu
-).where(access_preferences.c.ins == bindparam("ins"))
+
+# Built once: building a statement cost more than running it.
 _LINK = select(care_link).where(
     care_link.c.ins == bindparam("ins"), care_link.c.professional == bindparam("professional")
 )
-_ACTIVE_EMERGENCY = (
-    select(emergency_access)
-    .where(
-        emergency_access.c.ins == bindparam("ins"),
-        emergency_access.c.professional == bindparam("professional"),
-        emergency_access.c.expires_at > bindparam("now"),
-        emergency_access.c.started_at <= bindparam("now"),
+
+
+@dataclass(frozen=True, slots=True)
+class AccessFacts:
+    """Everything the policy needs about a record and the acting professional."""
+
+    record: Record
+    facts: RecordFacts
+    link: CareLink
+    accessed_before: bool  # R17: the professional's first access was already noted
+    emergency: Emergency | None  # the professional's active emergency access
+
+
+def _access_facts_query() -> Select[Any]:
+    """The record, its holder's emergency choices, its representatives, and the acting
+    professional's care link and active emergency access, in one statement: the guard
+    runs it for every access, and on PostgreSQL each statement is a round trip.
+
+    One row per representative (at least one: the joins are outer); the care link and
+    the preferences are one row at most by their keys, and the emergency access is the
+    one active access that expires last, picked by its key."""
+    em, rep, pref, link = emergency_access, representative, access_preferences, care_link
+    latest_active = (
+        select(em.c.started_at)
+        .where(
+            em.c.ins == bindparam("ins"),
+            em.c.professional == bindparam("professional"),
+            em.c.expires_at > bindparam("now"),
+            em.c.started_at <= bindparam("now"),
+        )
+        .order_by(em.c.expires_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    .order_by(emergency_access.c.expires_at.desc())
-    .limit(1)
-)
+    return (
+        select(
+            *record.c,
+            rep.c.representative.label("rep_id"),
+            pref.c.refuse_bris_de_glace.label("pref_bris_de_glace"),
+            pref.c.refuse_samu.label("pref_samu"),
+            link.c.professional.label("link_professional"),
+            link.c.authorised.label("link_authorised"),
+            link.c.blocked.label("link_blocked"),
+            link.c.medecin_traitant.label("link_medecin_traitant"),
+            link.c.full_rights.label("link_full_rights"),
+            link.c.first_access_at.label("link_first_access_at"),
+            em.c.kind.label("em_kind"),
+            em.c.reason.label("em_reason"),
+            em.c.started_at.label("em_started_at"),
+            em.c.expires_at.label("em_expires_at"),
+        )
+        .select_from(
+            record.outerjoin(rep, rep.c.ins == record.c.ins)
+            .outerjoin(pref, pref.c.ins == record.c.ins)
+            .outerjoin(
+                link,
+                and_(link.c.ins == record.c.ins, link.c.professional == bindparam("professional")),
+            )
+            .outerjoin(
+                em,
+                and_(
+                    em.c.ins == record.c.ins,
+                    em.c.professional == bindparam("professional"),
+                    em.c.started_at == latest_active,
+                ),
+            )
+        )
+        .where(record.c.ins == bindparam("ins"))
+    )
 
 
-def record_facts(conn: Connection, record: Record) -> RecordFacts:
-    reps = conn.scalars(_REPRESENTATIVES, {"ins": record.ins})
-    prefs = conn.execute(_PREFERENCES, {"ins": record.ins}).first()
+_ACCESS_FACTS = _access_facts_query()
+_LOCK_RECORD = select(record.c.ins).where(record.c.ins == bindparam("ins")).with_for_update()
+
+
+def access_facts(
+    conn: Connection, ins: str, professional: str | None, now: datetime, *, for_update: bool
+) -> AccessFacts | None:
+    """The facts of the record of `ins` for an access by `professional` (None: the
+    actor is not a professional) at `now`; None when there is no record. `for_update`
+    locks the record's row for a change to come."""
+    # The lock comes first, in a statement of its own: a statement that waited for it
+    # would still see the facts as they were when it began (READ COMMITTED), not what
+    # the change it waited for (a block, a first access) committed. SQLite's write
+    # transactions are exclusive from their start: nothing to wait for there.
+    postgres = conn.dialect.name == "postgresql"
+    if for_update and postgres and conn.execute(_LOCK_RECORD, {"ins": ins}).first() is None:
+        return None
+    rows = conn.execute(_ACCESS_FACTS, {"ins": ins, "professional": professional, "now": now})
+    found = rows.mappings().all()
+    if not found:
+        return None
+    row = found[0]
+    rec = record_of(row)
     refused: set[EmergencyKind] = set()
-    if prefs and prefs[0]:
+    if row["pref_bris_de_glace"]:
         refused.add(EmergencyKind.BRIS_DE_GLACE)
-    if prefs and prefs[1]:
+    if row["pref_samu"]:
         refused.add(EmergencyKind.SAMU)
-    birth = record.identity.birth_date if record.identity else None
-    return RecordFacts(record.ins, record.status, birth, frozenset(reps), frozenset(refused))
+    representatives = frozenset(r["rep_id"] for r in found if r["rep_id"] is not None)
+    birth = rec.identity.birth_date if rec.identity else None
+    facts = RecordFacts(rec.ins, rec.status, birth, representatives, frozenset(refused))
+    link, accessed_before = CareLink(), False
+    if row["link_professional"] is not None:
+        link = CareLink(
+            bool(row["link_authorised"]),
+            bool(row["link_blocked"]),
+            bool(row["link_medecin_traitant"]),
+            bool(row["link_full_rights"]),
+        )
+        accessed_before = row["link_first_access_at"] is not None
+    emergency = None
+    if row["em_kind"] is not None:
+        emergency = Emergency(
+            EmergencyKind(row["em_kind"]),
+            row["em_reason"],
+            as_utc(row["em_started_at"]),
+            as_utc(row["em_expires_at"]),
+        )
+    return AccessFacts(rec, facts, link, accessed_before, emergency)
 
 
 def find_link(conn: Connection, ins: str, professional: str) -> tuple[CareLink, bool]:
@@ -108,21 +207,6 @@ def mark_first_access(conn: Connection, ins: str, professional: str, now: dateti
         stmt.on_conflict_do_update(
             index_elements=["ins", "professional"], set_={"first_access_at": now}
         )
-    )
-
-
-def active_emergency(
-    conn: Connection, ins: str, professional: str, now: datetime
-) -> Emergency | None:
-    params = {"ins": ins, "professional": professional, "now": now}
-    row = conn.execute(_ACTIVE_EMERGENCY, params).mappings().first()
-    if row is None:
-        return None
-    return Emergency(
-        EmergencyKind(row["kind"]),
-        row["reason"],
-        as_utc(row["started_at"]),
-        as_utc(row["expires_at"]),
     )
 
 

@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -43,7 +46,7 @@ class Database:
 
 def _create_engine(url: str, is_sqlite: bool, echo: bool) -> Engine:
     if not is_sqlite:
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _postgresql_engine(url, echo)
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -63,5 +66,34 @@ def _create_engine(url: str, is_sqlite: bool, echo: bool) -> Engine:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("dmp_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+# A pooled connection older than this is replaced (server-side idle timeouts, proxies).
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _postgresql_engine(url: str, echo: bool) -> Engine:
+    """No pool_pre_ping: its ping costs a round trip on every transaction (1 of the 12
+    a search took). A connection the server closed (a restart, an idle timeout) is
+    caught on checkout by reading the socket without waiting, and replaced; one that
+    breaks mid-request fails that request and SQLAlchemy then renews the whole pool."""
+    engine = create_engine(
+        url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=POOL_RECYCLE_SECONDS
+    )
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        pgconn = dbapi_conn.pgconn
+        try:
+            # Reads what the server sent meanwhile without waiting: a closing server's
+            # goodbye message comes first, the closed socket shows on the second read.
+            pgconn.consume_input()
+            pgconn.consume_input()
+        except psycopg.OperationalError:
+            raise DisconnectionError("the server closed the connection") from None
+        if pgconn.status != pq.ConnStatus.OK or dbapi_conn.broken:
+            raise DisconnectionError("the connection is broken")
 
     return engine

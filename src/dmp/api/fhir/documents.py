@@ -28,7 +28,7 @@ DbDep = Annotated[Database, Depends(deps.db)]
 CtxDep = Annotated[Ctx, Depends(deps.ctx)]
 
 
-def vault(request: Request) -> service.Vault:
+async def vault(request: Request) -> service.Vault:
     value: service.Vault = request.app.state.vault
     return value
 
