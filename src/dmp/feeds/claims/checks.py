@@ -32,6 +32,7 @@ from dmp.domain.claims import (
 )
 from dmp.domain.errors import InvalidInput
 from dmp.domain.identity import parse_finess, parse_rpps
+from dmp.feeds.arrow_checks import ins_ok
 from dmp.feeds.csvsource import Rejection
 
 SCHEMA = pa.schema(
@@ -48,12 +49,6 @@ SCHEMA = pa.schema(
     ]
 )
 
-# parse_ins's structure: sex digit, year, a NIR month (01–12, 20, 30–42, 50–99), a
-# birthplace department (01–99 but 00, 2A, 2B), then 8 digits; the key is checked below.
-INS_SHAPE = (
-    r"^[1-478][0-9]{2}(0[1-9]|1[0-2]|20|3[0-9]|4[0-2]|[5-9][0-9])"
-    r"(0[1-9]|[1-9][0-9]|2A|2B)[0-9]{8}$"
-)
 CLAIM_ID_SHAPE = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 QUANTITY_SHAPE = r"^[1-9][0-9]{0,4}$"
 PROFESSION_SHAPE = r"^[0-9]{2}$"
@@ -98,7 +93,7 @@ def _fast_path(table: pa.Table, today: date) -> tuple[pa.ChunkedArray, pa.Chunke
     )
     checks = [
         pc.match_substring_regex(table["claim_id"], CLAIM_ID_SHAPE),
-        _ins_ok(table["ins"]),
+        ins_ok(table["ins"]),
         # Arrow's strptime rolls 30 February over to March: the date must read back as given.
         pc.equal(pc.cast(care_date, pa.string()), table["care_date"]),
         pc.less_equal(care_date, pa.scalar(today, pa.date32())),
@@ -117,21 +112,6 @@ def _fast_path(table: pa.Table, today: date) -> tuple[pa.ChunkedArray, pa.Chunke
     for check in checks[1:]:
         ok = pc.and_kleene(ok, check)
     return pc.fill_null(ok, False), care_date
-
-
-def _ins_ok(ins: pa.ChunkedArray) -> pa.ChunkedArray:
-    """RULES R1: the INS shape, and its key = 97 − (first 13 characters mod 97), with 2A
-    read as 19 and 2B as 18 — in int64 arithmetic over the whole column."""
-    shaped = pc.fill_null(pc.match_substring_regex(ins, INS_SHAPE), False)
-    safe = pc.if_else(shaped, ins, "100000000000000")
-    first13 = pc.utf8_slice_codeunits(safe, 0, 13)
-    # The shape allows letters only in the birthplace: a plain replacement is enough.
-    first13 = pc.replace_substring(first13, "2A", "19", max_replacements=1)
-    first13 = pc.replace_substring(first13, "2B", "18", max_replacements=1)
-    number = pc.cast(first13, pa.int64())
-    remainder = pc.subtract(number, pc.multiply(pc.divide(number, 97), 97))
-    key = pc.cast(pc.utf8_slice_codeunits(safe, 13, 15), pa.int64())
-    return pc.and_(shaped, pc.equal(pc.subtract(97, remainder), key))
 
 
 def _text_ok(column: pa.ChunkedArray, limit: int) -> pa.ChunkedArray:

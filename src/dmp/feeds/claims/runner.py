@@ -25,18 +25,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 from dmp.domain.time import local_date
 from dmp.feeds.claims.checks import check_chunk
 from dmp.feeds.claims.source import BLOCK_SIZE, Chunk, ClaimsFile
+from dmp.feeds.runner import progress_bar
 from dmp.services.claims_import import (
     BatchResult,
     ClaimBatch,
@@ -106,7 +98,7 @@ def import_claims_file(
                 after_batch(len(summary.batches))
 
         try:
-            with _progress_bar(path.name, source.total, show_progress) as advance:
+            with progress_bar(path.name, source.total, show_progress) as advance:
                 for chunk in source.chunks(progress.position, progress.line + 1):
                     batch = _batch(chunk, today)
                     if pending is not None:
@@ -178,24 +170,3 @@ def _rejects(path: Path, resumed_after: int | None) -> Iterator[RejectFile]:
 def _only_header(path: Path) -> bool:
     with path.open(encoding="utf-8") as f:
         return sum(1 for _ in f) <= 1
-
-
-@contextmanager
-def _progress_bar(name: str, total: int, show: bool) -> Iterator[Callable[[int, int], None]]:
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[lines]:,} lignes · {task.fields[rate]:,.0f} lignes/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not show,
-    )
-    with bar:
-        task = bar.add_task(name, total=total or 1, lines=0, rate=0.0)
-
-        def advance(done: int, lines: int) -> None:
-            elapsed = bar.tasks[0].elapsed or 1e-9
-            bar.update(task, completed=done, lines=lines, rate=lines / elapsed)
-
-        yield advance
