@@ -133,6 +133,21 @@ def test_r5_a_resent_claim_with_other_content_is_a_conflict_and_the_stored_line_
     assert stored(db)["C1"] == (ALICE.ins, "3400933516390", 2)
 
 
+def test_text_that_reads_like_a_null_is_kept_as_written(db: Database, tmp_path: Path) -> None:
+    """Only an empty field is absent: "NA", "null" or "N/A" are text like any other."""
+    registry(db)
+    lines = [
+        line("N1", ALICE.ins, label="NA", performer_name="N/A"),
+        line("N2", BOB.ins, label='"null"', performer_name="NULL"),
+    ]
+    summary = run(db, write(tmp_path, lines))
+    assert (summary.counts["inserted"], summary.counts["rejected"]) == (2, 0)
+    with db.read() as conn:
+        rows = conn.execute(select(claim.c.claim_id, claim.c.label, claim.c.performer_name))
+        kept = {r[0]: (r[1], r[2]) for r in rows}
+    assert kept == {"N1": ("NA", "N/A"), "N2": ("null", "NULL")}
+
+
 def test_r5_lines_of_people_outside_the_registry_are_skipped_and_counted(
     db: Database, tmp_path: Path
 ) -> None:

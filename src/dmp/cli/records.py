@@ -10,7 +10,7 @@ import typer
 from dmp.cli.common import console, ctx, database, domain_errors, errors, parse_day, settings
 from dmp.feeds.beneficiaries.runner import import_beneficiaries_file
 from dmp.feeds.csvsource import CsvFileError
-from dmp.feeds.records.runner import import_records_file
+from dmp.feeds.records.runner import BATCH_SIZE, import_records_file
 from dmp.feeds.runner import ImportSummary
 from dmp.services import records as service
 from dmp.services.blobs_setup import blob_store_from
@@ -100,7 +100,7 @@ def import_records_cmd(
     rejects: Annotated[
         Path | None, typer.Option(help="fichier des rejets (défaut : FILE.rejects.csv)")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 10_000,
+    batch_size: Annotated[int, typer.Option(min=1, max=BATCH_SIZE)] = BATCH_SIZE,
     progress: Annotated[bool, typer.Option(help="barre de progression")] = True,
 ) -> None:
     """Migrate records opened in the legacy system (idempotent; rejects per line)."""

@@ -224,6 +224,7 @@ def _arrow_block(
                 column_types=dict.fromkeys(COLUMNS, TEXT),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
+                null_values=[""],  # only an empty field is absent: a label "NA" is a label
                 check_utf8=False,  # checked above, line by line
             ),
         )

@@ -25,18 +25,12 @@ import pyarrow.compute as pc
 from dmp.domain.errors import InvalidInput
 from dmp.domain.geography import parse_department
 from dmp.domain.records import CLOCK_SKEW, RecordStatus, Source, parse_channel, parse_opener
+from dmp.feeds.arrow_checks import ins_ok
 from dmp.feeds.csvsource import Rejection
 from dmp.feeds.records.parser import parse_and_prepare
 from dmp.services.legacy_import import PreparedRecord
 from dmp.storage.records import BATCH_SCHEMA, records_table
 
-# parse_ins's structure: sex digit, year, a NIR month (01–12, 20, 30–42, 50–99), a
-# birthplace department (01–99 but 00, 2A, 2B), then 8 digits; the key is checked
-# below. (The same check as feeds/claims/checks.py.)
-INS_SHAPE = (
-    r"^[1-478][0-9]{2}(0[1-9]|1[0-2]|20|3[0-9]|4[0-2]|[5-9][0-9])"
-    r"(0[1-9]|[1-9][0-9]|2A|2B)[0-9]{8}$"
-)
 # Letters Python's str.isprintable() accepts in every Unicode version: printable ASCII,
 # Latin-1 and Latin Extended-A/B but the no-break space (A0) and the soft hyphen (AD),
 # and the combining accents. Arrow's own printable test follows a newer Unicode than
@@ -85,7 +79,7 @@ def fast_path(table: pa.Table, now: datetime) -> tuple[pa.ChunkedArray, pa.Table
     opened_at = pc.strptime(opened, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
     opened_on = pc.utf8_slice_codeunits(opened, 0, 10)  # the date as the line writes it
     checks = [
-        _ins_ok(ins),
+        ins_ok(ins),  # RULES R1: shape and key
         _name_ok(table["family_name"]),
         _name_ok(table["given_names"]),
         pc.match_substring_regex(birth, DATE_SHAPE),
@@ -113,21 +107,6 @@ def fast_path(table: pa.Table, now: datetime) -> tuple[pa.ChunkedArray, pa.Table
 def _date(text: pa.ChunkedArray) -> pa.ChunkedArray:
     parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
     return pc.cast(parsed, pa.date32())
-
-
-def _ins_ok(ins: pa.ChunkedArray) -> pa.ChunkedArray:
-    """RULES R1: the INS shape, and its key = 97 − (first 13 characters mod 97), with 2A
-    read as 19 and 2B as 18 — in int64 arithmetic over the whole column."""
-    shaped = pc.fill_null(pc.match_substring_regex(ins, INS_SHAPE), False)
-    safe = pc.if_else(shaped, ins, "100000000000000")
-    first13 = pc.utf8_slice_codeunits(safe, 0, 13)
-    # The shape allows letters only in the birthplace: a plain replacement is enough.
-    first13 = pc.replace_substring(first13, "2A", "19", max_replacements=1)
-    first13 = pc.replace_substring(first13, "2B", "18", max_replacements=1)
-    number = pc.cast(first13, pa.int64())
-    remainder = pc.subtract(number, pc.multiply(pc.divide(number, 97), 97))
-    key = pc.cast(pc.utf8_slice_codeunits(safe, 13, 15), pa.int64())
-    return pc.and_(shaped, pc.equal(pc.subtract(97, remainder), key))
 
 
 def _name_ok(name: pa.ChunkedArray) -> pa.ChunkedArray:
