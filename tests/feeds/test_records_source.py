@@ -78,7 +78,14 @@ def test_arrow_reads_every_line_as_the_csv_module_does(
     path = noisy_file(tmp_path / "noisy.csv", 2000, seed)
     expected = through_csv_module(path, block_size)
     assert through_arrow(path, block_size) == expected
-    assert 1000 < len(expected[0]) < 1900  # plain lines and every kind of trouble
+    # The file mixes plain lines with troubled ones, and the plain rows are read whole
+    # (a stray quote may swallow a plain line, a trailing CR may make one plain).
+    body = path.read_bytes().split(b"\n")[1:]
+    plain = sum(1 for line in body if line == PLAIN)
+    assert 0 < plain < len(body)
+    plain_row = next(row for row in expected[0] if row[0] == 2 + body.index(PLAIN))
+    read_plain = sum(1 for row in expected[0] if row[1:] == plain_row[1:])
+    assert abs(read_plain - plain) < 0.05 * plain
     assert {r.code for r in expected[1]} == {"CSV_SYNTAX", "ENCODING", "FIELD_COUNT"}
 
 
