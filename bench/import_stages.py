@@ -37,7 +37,7 @@ from dmp.services.context import system_ctx
 from dmp.services.legacy_import import import_legacy_batch
 from dmp.storage import rollups
 from dmp.storage.db import Database
-from dmp.storage.records import insert_new_records, opening_counts
+from dmp.storage.records import insert_new_records, opening_keys
 
 NOW = datetime.now(UTC)
 
@@ -99,7 +99,7 @@ def _records_only(db: Database, batches: list[pa.Table]) -> None:
 def _rollups_only(db: Database, batches: list[pa.Table]) -> None:
     for batch in batches:
         with db.write() as conn:
-            rollups.add_openings(conn, opening_counts(batch))
+            rollups.add_openings(conn, opening_keys(batch))
 
 
 def _timed(

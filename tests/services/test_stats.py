@@ -15,7 +15,9 @@ from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
+from sqlalchemy import select
 
 from dmp.domain.geography import departments
 from dmp.domain.records import Channel
@@ -24,7 +26,14 @@ from dmp.domain.time import iso_week
 from dmp.services import stats
 from dmp.storage import rollups
 from dmp.storage.db import Database
-from dmp.storage.rollups import OpeningKey
+from dmp.storage.rollups import OPENINGS_SCHEMA, OpeningKey
+from dmp.storage.schema import (
+    openings_by_day,
+    openings_by_opener,
+    openings_by_opener_monthly,
+    openings_daily,
+    openings_monthly,
+)
 
 FIRST = date(2018, 10, 20)
 DAYS = 3 * 365
@@ -41,6 +50,12 @@ def _openings(seed: int) -> list[OpeningKey]:
         opener = "" if channel is Channel.ONLINE else f"{channel.value[:3]}{rng.randrange(40)}"
         found.append((day, channel.value, rng.choice(DEPARTMENTS), opener))
     return found
+
+
+def _batch(openings: list[OpeningKey]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [dict(zip(OPENINGS_SCHEMA.names, o, strict=True)) for o in openings], OPENINGS_SCHEMA
+    )
 
 
 def _expected(
@@ -85,7 +100,7 @@ def test_every_grouping_counts_what_the_openings_say(db: Database, by: GroupBy) 
     openings = _openings(seed=2)
     with db.write() as conn:  # several batches: the upserts must add up
         for i in range(0, len(openings), 700):
-            rollups.add_openings(conn, Counter(openings[i : i + 700]))
+            rollups.add_openings(conn, _batch(openings[i : i + 700]))
     rng = random.Random(by.value)
     for start, end in _periods(rng):
         for channel in (None, "pharmacy"):
@@ -100,7 +115,7 @@ def test_every_grouping_counts_what_the_openings_say(db: Database, by: GroupBy) 
 def test_lifecycle_totals_and_pharmacy_fees(db: Database) -> None:
     openings = _openings(seed=3)
     with db.write() as conn:
-        rollups.add_openings(conn, Counter(openings))
+        rollups.add_openings(conn, _batch(openings))
         rollups.add_lifecycle(conn, date(2019, 5, 2), "pharmacy", "75", "closed")
         rollups.add_lifecycle(conn, date(2019, 5, 2), "online", "13", "closed")
         rollups.add_lifecycle(conn, date(2019, 7, 1), "online", "13", "reopened")
@@ -115,3 +130,36 @@ def test_lifecycle_totals_and_pharmacy_fees(db: Database) -> None:
     )
     assert fees == dict(march)
     assert fees  # the month has pharmacy openings: the comparison means something
+
+
+ROLLUP_TABLES = (
+    openings_daily,
+    openings_by_opener,
+    openings_by_day,
+    openings_monthly,
+    openings_by_opener_monthly,
+)
+
+
+def _rollup_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    with db.read() as conn:
+        return {
+            t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in ROLLUP_TABLES
+        }
+
+
+def test_one_opening_at_a_time_counts_as_a_batch_does(db: Database) -> None:
+    """The interactive path (an upsert per rollup) and the bulk path (Arrow counts,
+    COPY on PostgreSQL past 64 rows) must leave the very same rows."""
+    openings = _openings(seed=4)[:400]
+    with db.write() as conn:
+        rollups.add_openings(conn, _batch(openings))
+        rollups.add_openings(conn, _batch(openings[:50]))  # again: adds up on existing rows
+    batched = _rollup_rows(db)
+    assert all(batched.values())  # every rollup got rows: the comparison means something
+    with db.write() as conn:
+        for table in ROLLUP_TABLES:
+            conn.execute(table.delete())
+        for opening in openings + openings[:50]:
+            rollups.add_opening(conn, opening)
+    assert _rollup_rows(db) == batched

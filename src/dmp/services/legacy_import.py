@@ -30,7 +30,7 @@ from dmp.storage.records import (
     RecordValues,
     find_records,
     insert_new_records,
-    opening_counts,
+    opening_keys,
     record_from_row,
     record_values,
 )
@@ -87,7 +87,7 @@ def import_legacy_batch(db: Database, ctx: Ctx, batch: pa.Table, source: str) ->
                 else:
                     result.conflicts.append(conflict)
         new = fresh.filter(inserted)
-        rollups.add_openings(conn, opening_counts(new))
+        rollups.add_openings(conn, opening_keys(new))
         result.inserted = new.num_rows
         lines = batch["line"]
         trace(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -64,7 +63,7 @@ def open_record(db: Database, ctx: Ctx, request: OpenRequest) -> Record:
             # R8: consent to open is collected during care; the opener is authorised.
             care_team.save_link(conn, ins, ctx.actor.id, CareLink(authorised=True), ctx.now)
         key = (local_date(ctx.now), channel.value, department, opener or "")
-        rollups.add_openings(conn, Counter({key: 1}))
+        rollups.add_opening(conn, key)
         trace(conn, ctx, AuditAction.RECORD_OPEN, record_ins=ins, detail={"channel": channel.value})
     return record
 

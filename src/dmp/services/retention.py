@@ -27,7 +27,7 @@ from dmp.services.trail import trace
 from dmp.storage import audit_log, blob_refs, claims, contacts, keyring, outbox, profile
 from dmp.storage.blobs import BlobStore
 from dmp.storage.db import Database
-from dmp.storage.records import find_closed_before, save_record
+from dmp.storage.records import ClosedPosition, find_closed_before, save_record
 
 PAGE = 500
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def purge_expired(
     """
     check_purge_date(as_of, local_date(ctx.now))
     purged: list[Purged] = []
-    after = ""
+    after: ClosedPosition | None = None
     bound = purge_candidates_closed_before(as_of)
     while True:
         blob_keys: list[str] = []
@@ -92,7 +92,9 @@ def purge_expired(
             _delete_blobs(store, blob_keys)
         if len(page) < PAGE:
             return purged
-        after = page[-1].ins
+        last = page[-1]
+        assert last.closed_at is not None
+        after = (last.closed_at, last.ins)
 
 
 def _delete_blobs(store: BlobStore, keys: list[str]) -> None:

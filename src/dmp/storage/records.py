@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,14 +11,23 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, RowMapping, bindparam, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from dmp.domain.errors import Conflict
 from dmp.domain.people import Identity
 from dmp.domain.records import Channel, Holder, Opening, Record, RecordStatus, Source
 from dmp.domain.time import as_utc, local_date
-from dmp.storage.rollups import OpeningKey
+from dmp.storage.rollups import OPENINGS_SCHEMA
 from dmp.storage.schema import record as t
 
 _ROW_NAMES = (
@@ -135,30 +143,18 @@ def record_from_row(row: dict[str, Any]) -> Record:
     return _to_record(row)
 
 
-def opening_counts(batch: pa.Table) -> Counter[OpeningKey]:
-    """The rollup keys (local day, channel, department, opener or '') of a batch, counted
-    by Arrow; each distinct value becomes a Python object once."""
-    if batch.num_rows == 0:
-        return Counter()
-    keys = pa.table(
-        {
-            "day": batch["opened_day"],
-            "channel": batch["channel"],
-            "department": batch["department"],
-            "opener": pc.fill_null(batch["opened_by"], ""),
-        }
+def opening_keys(batch: pa.Table) -> pa.Table:
+    """The openings of a batch of new records as the rollups count them
+    (rollups.OPENINGS_SCHEMA: local day, channel, department, opener or '')."""
+    return pa.table(
+        [
+            batch["opened_day"],
+            batch["channel"],
+            batch["department"],
+            pc.fill_null(batch["opened_by"], ""),
+        ],
+        schema=OPENINGS_SCHEMA,
     )
-    counted = keys.group_by(keys.column_names, use_threads=False).aggregate([([], "count_all")])
-    columns = [_python_values(counted[name]) for name in keys.column_names]
-    return Counter(
-        dict(zip(zip(*columns, strict=True), counted["count_all"].to_pylist(), strict=True))
-    )
-
-
-def _python_values(column: pa.ChunkedArray) -> list[Any]:
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    values = encoded.dictionary.to_pylist()
-    return [values[i] for i in encoded.indices.to_pylist()]
 
 
 def insert_new_records(conn: Connection, batch: pa.Table) -> pa.ChunkedArray:
@@ -282,20 +278,27 @@ def find_records(conn: Connection, ins: Iterable[str]) -> dict[str, Record]:
     return found
 
 
+# Where a purge's page of closed records ends: (closure time, INS).
+ClosedPosition = tuple[datetime, str]
+
+
 def find_closed_before(
-    conn: Connection, day: date, limit: int, after_ins: str = ""
+    conn: Connection, day: date, limit: int, after: ClosedPosition | None = None
 ) -> list[Record]:
-    """Closed records whose closure precedes `day`, by INS, in pages."""
-    rows = conn.execute(
-        select(t)
-        .where(
-            t.c.status == RecordStatus.CLOSED.value,
-            t.c.closed_at < datetime(day.year, day.month, day.day, tzinfo=UTC),
-            t.c.ins > after_ins,
-        )
-        .order_by(t.c.ins)
-        .limit(limit)
-    ).mappings()
+    """Closed records whose closure precedes `day`, by closure time then INS, in pages
+    that start after `after`: one range of ix_record_closed_at_ins. The query states
+    the index's condition `status = 'closed'` as a constant, not a parameter: a plan
+    made for any value (PostgreSQL's generic plan of a prepared statement) could not
+    use a partial index."""
+    query = select(t).where(
+        t.c.status == literal_column("'closed'"),
+        t.c.closed_at < datetime(day.year, day.month, day.day, tzinfo=UTC),
+    )
+    if after is not None:
+        at, ins = after
+        position = tuple_(literal(at, t.c.closed_at.type), literal(ins, t.c.ins.type))
+        query = query.where(tuple_(t.c.closed_at, t.c.ins) > position)
+    rows = conn.execute(query.order_by(t.c.closed_at, t.c.ins).limit(limit)).mappings()
     return [_to_record(r) for r in rows]
 
 

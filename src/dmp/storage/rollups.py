@@ -9,10 +9,12 @@ groupings, lifecycle totals).
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Table, func, literal, select, union_all
 
 from dmp.domain.periods import Grain, month_start, split_period
@@ -26,87 +28,118 @@ from dmp.storage.schema import openings_monthly as monthly
 # (local day, channel, department, opener or '')
 OpeningKey = tuple[date, str, str, str]
 
+# A batch of openings, one row each (their count is the number of rows).
+OPENINGS_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("channel", pa.string()),
+        ("department", pa.string()),
+        ("opener", pa.string()),  # '' for online openings
+    ]
+)
 
-def add_openings(conn: Connection, openings: Counter[OpeningKey]) -> None:
-    """Count openings (one or a batch) in every rollup.
+# Every rollup an opening is counted in: the table, its key (named after an opening's
+# fields, plus "month", the first day of the opening's month) and the lifecycle
+# columns it also holds (0 for a new row). The one list both write paths follow.
+_ROLLUPS: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...] = (
+    (daily, ("day", "channel", "department"), ("closed", "reopened")),
+    (by_opener, ("day", "channel", "opener"), ()),
+    (by_day, ("day", "channel"), ("closed", "reopened")),
+    (monthly, ("month", "channel", "department"), ()),
+    (by_opener_monthly, ("month", "channel", "opener"), ()),
+)
 
-    A batch's counts are summed per rollup row first, then each rollup gets one
-    executemany of a fixed upsert statement.
+
+def add_opening(conn: Connection, key: OpeningKey) -> None:
+    """Count one opening in every rollup (one upsert each)."""
+    day, channel, department, opener = key
+    fields = {"day": day, "month": month_start(day), "channel": channel}
+    fields |= {"department": department, "opener": opener}
+    for table, columns, extra in _ROLLUPS:
+        _upsert_rows(conn, table, columns, extra, [(*(fields[c] for c in columns), 1)])
+
+
+def add_openings(conn: Connection, openings: pa.Table) -> None:
+    """Count a batch of openings (OPENINGS_SCHEMA, a row each) in every rollup.
+
+    Arrow counts the openings per rollup row (a bulk import's batch of 100,000 makes
+    about as many rollup rows: one per opener and day, mostly), so Python never holds
+    a row as objects on PostgreSQL, where the counts go by COPY; SQLite gets them by one
+    executemany per rollup.
     """
-    if not openings:
+    if openings.num_rows == 0:
         return
-    per_department: Counter[tuple[date, str, str]] = Counter()
-    per_opener: Counter[tuple[date, str, str]] = Counter()
-    per_day: Counter[tuple[date, str]] = Counter()
-    for (day, channel, department, opener), n in openings.items():
-        per_department[(day, channel, department)] += n
-        per_opener[(day, channel, opener)] += n
-        per_day[(day, channel)] += n
-    per_month_department = _per_month(per_department)
-    per_month_opener = _per_month(per_opener)
-    _add(conn, daily, ["day", "channel", "department"], ["closed", "reopened"], per_department)
-    _add(conn, by_opener, ["day", "channel", "opener"], [], per_opener)
-    _add(conn, by_day, ["day", "channel"], ["closed", "reopened"], per_day)
-    _add(conn, monthly, ["month", "channel", "department"], [], per_month_department)
-    _add(conn, by_opener_monthly, ["month", "channel", "opener"], [], per_month_opener)
+    openings = openings.append_column("month", pc.floor_temporal(openings["day"], unit="month"))
+    for table, columns, extra in _ROLLUPS:
+        counted = (
+            openings.group_by(list(columns), use_threads=False)
+            .aggregate([([], "count_all")])
+            .select([*columns, "count_all"])
+            .sort_by([(c, "ascending") for c in columns])  # the key's order: index locality
+        )
+        if conn.dialect.name == "postgresql" and counted.num_rows > _COPY_FROM:
+            _copy_add(conn, table, columns, extra, counted)
+            continue
+        if conn.dialect.name != "postgresql":  # SQLite keeps dates as ISO text
+            for i, name in enumerate(counted.column_names):
+                if pa.types.is_date(counted.schema.field(i).type):
+                    counted = counted.set_column(i, name, counted[name].cast(pa.string()))
+        rows = list(zip(*(c.to_pylist() for c in counted.columns), strict=True))
+        _upsert_rows(conn, table, columns, extra, rows)
 
 
-def _per_month(counts: Counter[tuple[date, str, str]]) -> Counter[tuple[date, str, str]]:
-    months: Counter[tuple[date, str, str]] = Counter()
-    for (day, channel, value), n in counts.items():
-        months[(month_start(day), channel, value)] += n
-    return months
-
-
-def _add(
+def _upsert_rows(
     conn: Connection,
     table: Table,
-    key: list[str],
-    extra: list[str],
-    counts: Counter[Any],
+    key: tuple[str, ...],
+    extra: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
 ) -> None:
-    """One executemany of a fixed upsert, compiled once and run by the driver's C loop
-    (a statement per row through SQLAlchemy cost most of a bulk import's time)."""
-    rows: list[tuple[Any, ...]] = [(*k, n, *(0 for _ in extra)) for k, n in sorted(counts.items())]
+    """Add (key…, opened) rows: one executemany of a fixed upsert, compiled once and run
+    by the driver's C loop (a statement per row through SQLAlchemy cost most of a bulk
+    import's time)."""
     columns = [*key, "opened", *extra]
-    if conn.dialect.name == "postgresql":
-        if len(rows) > _COPY_FROM:
-            _copy_add(conn, table.name, key, columns, rows)
-            return
-    else:  # SQLite stores dates as ISO text, as SQLAlchemy's Date type does
-        rows = [(row[0].isoformat(), *row[1:]) for row in rows]
     marks = ", ".join(placeholder(conn) for _ in columns)
+    zeros = (0,) * len(extra)
     name = table.name
     conn.exec_driver_sql(
         f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks}) "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET opened = {name}.opened + excluded.opened",
-        rows,
+        [(*row, *zeros) for row in rows] if zeros else rows,
     )
 
 
-# Above this many rows, PostgreSQL gets the batch by COPY (one round trip) rather
+# Above this many rows, PostgreSQL gets the counts by COPY (one round trip) rather
 # than a pipeline of upserts (one statement each).
 _COPY_FROM = 64
+_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 def _copy_add(
-    conn: Connection, name: str, key: list[str], columns: list[str], rows: list[tuple[Any, ...]]
+    conn: Connection, table: Table, key: tuple[str, ...], extra: tuple[str, ...], counted: pa.Table
 ) -> None:
+    """COPY the counts (key…, count) into a temporary table, then one upsert from it."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    names = ", ".join(columns)
+    name = table.name
+    keys = ", ".join(key)
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(counted, sink, _CSV)
+    columns = ", ".join([*key, "opened", *extra])
+    values = ", ".join([*key, "opened", *("0" for _ in extra)])
     with raw.cursor() as cur:
+        # The key and count columns, without the table's constraints.
         cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {name}_load (LIKE {name}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {name}_load ON COMMIT DELETE ROWS AS "
+            f"SELECT {keys}, opened FROM {name} WITH NO DATA"
         )
-        with cur.copy(f"COPY {name}_load ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        with cur.copy(f"COPY {name}_load ({keys}, opened) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(memoryview(sink.getvalue()))
         cur.execute(
-            f"INSERT INTO {name} ({names}) SELECT {names} FROM {name}_load "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET opened = {name}.opened + excluded.opened"
+            f"INSERT INTO {name} ({columns}) SELECT {values} FROM {name}_load "
+            f"ON CONFLICT ({keys}) DO UPDATE SET opened = {name}.opened + excluded.opened"
         )
-        cur.execute(f"DELETE FROM {name}_load")
+        cur.execute(f"DELETE FROM {name}_load")  # a transaction may add two batches
 
 
 def add_lifecycle(conn: Connection, day: date, channel: str, department: str, column: str) -> None:
