@@ -178,6 +178,7 @@ def insert_new_records(conn: Connection, batch: pa.Table) -> pa.ChunkedArray:
     # than at random: at 3 million records, SQLite inserted twice as fast, PostgreSQL
     # a fifth faster (bench/import_stages.py).
     rows = _as_text_times(batch.select(names).sort_by("ins"), postgres)
+    rows = rows.append_column("version", pa.repeat(1, rows.num_rows))
     try:
         with conn.begin_nested():
             (_copy if postgres else _executemany)(conn, "record", rows)
@@ -191,8 +192,7 @@ def insert_new_records(conn: Connection, batch: pa.Table) -> pa.ChunkedArray:
 def _as_text_times(rows: pa.Table, postgres: bool) -> pa.Table:
     """Timestamps as UTC text, the way SQLAlchemy's SQLite type stores them
     (YYYY-MM-DD HH:MM:SS.ffffff), with an explicit +00:00 for PostgreSQL: Arrow's own
-    formatting of time-zoned values costs ten times more. SQLite dates as YYYY-MM-DD.
-    And the version of a new record."""
+    formatting of time-zoned values costs ten times more. SQLite dates as YYYY-MM-DD."""
     for i, field in enumerate(rows.schema):
         column = rows.column(i)
         if pa.types.is_timestamp(field.type):
@@ -202,7 +202,7 @@ def _as_text_times(rows: pa.Table, postgres: bool) -> pa.Table:
             rows = rows.set_column(i, field.name, text)
         elif pa.types.is_date(field.type) and not postgres:
             rows = rows.set_column(i, field.name, column.cast(pa.string()))
-    return rows.append_column("version", pa.repeat(1, rows.num_rows))
+    return rows
 
 
 def _executemany(conn: Connection, table: str, rows: pa.Table) -> None:
@@ -265,6 +265,66 @@ def _insert_absent_pg(conn: Connection, rows: pa.Table) -> pa.ChunkedArray:
         inserted = pa.array([row[0] for row in cur.fetchall()], pa.string())
         cur.execute("DELETE FROM record_load")
     return rows["ins"].filter(pc.invert(pc.is_in(rows["ins"], value_set=inserted)))
+
+
+# What makes a stored record a line's own migration (domain.records.is_same_migration):
+# a legacy record with the line's identity and opening, value for value.
+_MIGRATION_COLUMNS = (
+    "ins",
+    "family_name",
+    "given_names",
+    "birth_date",
+    "sex",
+    "channel",
+    "opened_by",
+    "department",
+    "opened_at",
+)
+
+
+def stored_as_migrated(conn: Connection, batch: pa.Table) -> pa.ChunkedArray:
+    """Which rows of `batch` (BATCH_SCHEMA) a legacy record holds already, equal on
+    every migration column: a rerun's lines, found by comparing columns instead of
+    building a Record per line (a rerun went four times slower than the first run).
+    False only means "not shown equal": the domain judges those rows."""
+    names = list(_MIGRATION_COLUMNS)
+    postgres = conn.dialect.name == "postgresql"
+    # Each side in the form the other has: SQLite's stored text, PostgreSQL's types.
+    wanted = batch.select(names) if postgres else _as_text_times(batch.select(names), False)
+    wanted = wanted.append_column("row", pa.array(range(batch.num_rows), pa.int64()))
+    stored = _stored_columns(conn, names, wanted["ins"], postgres)
+    if stored.num_rows == 0:
+        return pa.chunked_array([pa.repeat(False, batch.num_rows)])
+    joined = wanted.join(stored, keys="ins", join_type="inner", right_suffix="_stored")
+    equal = pa.chunked_array([pa.repeat(True, joined.num_rows)])
+    for name in names[1:]:
+        mine, theirs = joined[name], joined[f"{name}_stored"]
+        both_null = pc.and_(pc.is_null(mine), pc.is_null(theirs))
+        equal = pc.and_(equal, pc.fill_null(pc.or_kleene(pc.equal(mine, theirs), both_null), False))
+    return pc.is_in(wanted["row"], value_set=joined.filter(equal)["row"])
+
+
+def _stored_columns(
+    conn: Connection, names: list[str], ins: pa.ChunkedArray, postgres: bool
+) -> pa.Table:
+    """The legacy records of these INS, as columns of the batch's types (PostgreSQL)
+    or of SQLite's stored text."""
+    listed = ", ".join(names)
+    if postgres:
+        sql = f"SELECT {listed} FROM record WHERE source = 'legacy' AND ins = ANY(%s)"
+        found = conn.exec_driver_sql(sql, (ins.to_pylist(),)).all()
+        types = [BATCH_SCHEMA.field(n).type for n in names]
+    else:
+        sql = (
+            f"SELECT {listed} FROM record "
+            "WHERE source = 'legacy' AND ins IN (SELECT value FROM json_each(?))"
+        )
+        found = conn.exec_driver_sql(sql, (json.dumps(ins.to_pylist()),)).all()
+        types = [pa.string() for _ in names]
+    columns = list(zip(*found, strict=True)) if found else [() for _ in names]
+    return pa.table(
+        [pa.array(c, type_) for c, type_ in zip(columns, types, strict=True)], names=names
+    )
 
 
 def find_records(conn: Connection, ins: Iterable[str]) -> dict[str, Record]:
