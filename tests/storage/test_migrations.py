@@ -3,11 +3,6 @@ the schema at head, exactly as the tables declare it, and a second run is harmle
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -15,24 +10,6 @@ from sqlalchemy import inspect
 from dmp.storage.db import Database
 from dmp.storage.migrate import current_revision, head_revision, upgrade
 from dmp.storage.schema import metadata
-from tests.pg import PgServer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A database of each kind with nothing in it (not even Alembic's version table)."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        yield database
-        database.dispose()
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = f"e_{uuid.uuid4().hex[:12]}"
-    server.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-    database = Database(server.url(name))
-    yield database
-    database.dispose()
-    server.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def differences(db: Database) -> list[object]:
