@@ -53,7 +53,10 @@ _ROLLUPS: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...] = (
 def add_opening(conn: Connection, key: OpeningKey) -> None:
     """Count one opening in every rollup (one upsert each)."""
     day, channel, department, opener = key
-    fields = {"day": day, "month": month_start(day), "channel": channel}
+    days: tuple[object, object] = (day, month_start(day))
+    if conn.dialect.name != "postgresql":  # SQLite keeps dates as ISO text
+        days = (day.isoformat(), month_start(day).isoformat())
+    fields = {"day": days[0], "month": days[1], "channel": channel}
     fields |= {"department": department, "opener": opener}
     for table, columns, extra in _ROLLUPS:
         _upsert_rows(conn, table, columns, extra, [(*(fields[c] for c in columns), 1)])
