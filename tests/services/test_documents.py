@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Connection, event, func, select, text
 
 from dmp.domain.access import CareLink
 from dmp.domain.actors import Actor, Role
@@ -195,6 +195,51 @@ def test_r6_a_document_stored_meanwhile_by_another_submission_is_refused_with_re
     assert [json.loads(e)["reason"] for e in failed] == ["RETRY"]
     assert len([p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]) == 1
     assert publish(record, vault, NOW, 7) == first_id[0]  # the resend: the stored one
+
+
+def test_a_records_first_documents_sent_at_once_keep_one_key_and_the_other_retries(
+    record: Database, vault: documents.Vault, tmp_path: Path
+) -> None:
+    """A record's data key is made by its first document and stored in that document's
+    transaction (R4: one key per record). Two first documents at once: the one that
+    commits second finds the record keyed meanwhile, stores nothing (its bytes, sealed
+    with a key the record will not keep, are removed) and answers RETRY; resent, it is
+    sealed with the record's key, and both documents open."""
+    other: list[str] = []
+
+    class RacingStore(FileBlobStore):
+        def put(self, key: str, data: bytes) -> None:
+            super().put(key, data)
+            if not other:  # the other first document commits between our peek and ours
+                other.append(publish(record, vault, NOW, 8))
+
+    racing = documents.Vault(RacingStore(tmp_path / "blobs"), vault.master)
+    with pytest.raises(Conflict) as refused:
+        publish(record, racing, NOW, 9)
+    assert refused.value.code == "RETRY"
+    with record.read() as conn:
+        assert conn.scalars(select(document.c.id)).all() == other
+    assert len([p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]) == 1
+    resent = publish(record, vault, NOW, 9)
+    for doc_id in (other[0], resent):
+        _, data = documents.retrieve(record, vault, Ctx(DOCTOR, NOW), doc_id)
+        assert data == PDF
+
+
+def test_a_records_first_document_stores_its_key_in_its_own_commit(
+    record: Database, vault: documents.Vault
+) -> None:
+    """No write transaction of its own for the key: one commit per publish (R6), the
+    first one included."""
+    writes: list[bool] = []
+
+    def note(conn: Connection) -> None:
+        if conn.get_execution_options().get("dmp_write"):  # Database.write's transactions
+            writes.append(True)
+
+    event.listen(record.engine, "commit", note)
+    publish(record, vault, NOW, 1)
+    assert len(writes) == 1
 
 
 def _statements(db: Database) -> list[str]:

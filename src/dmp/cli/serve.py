@@ -17,6 +17,13 @@ def serve_cmd(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="processus serveurs (un par cœur)")
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="une ligne par requête sur la sortie standard (la trace d'audit, elle, "
+            "enregistre toujours chaque accès)"
+        ),
+    ] = True,
 ) -> None:
     """Serve the API and the pages."""
     s = settings()
@@ -32,7 +39,15 @@ def serve_cmd(
             port=port,
             workers=workers,
             log_level="info",
+            access_log=access_log,
             proxy_headers=False,
         )
         return
-    uvicorn.run(create_app(s), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(s),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        proxy_headers=False,
+    )

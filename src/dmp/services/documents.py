@@ -6,12 +6,14 @@ Publishing is all or nothing and survives a crash at any point:
    touching the database; all errors are reported together;
 2. a read-only transaction peeks at the policy (nothing is written for a caller who
    would be refused), resolves resends and replacements and reads the record's data
-   key (created, once per record, by a short write);
+   key; a record without one (its first document) gets a new key, made here;
 3. the bytes are sealed with the record's key and written to the blob store under a
    key that carries the hour they were written (`d/<YYYYMMDDHH>/<uuid>`);
-4. the traced transaction decides again and stores the metadata. A failure removes
-   what step 3 wrote; after a crash, `dmp fsck` lists the recent hours of the store
-   and removes the bytes no document refers to. No half-document is ever visible.
+4. the traced transaction decides again and stores the metadata, and the new key if
+   one was made (a concurrent first document of the record that stored its own key
+   first makes this one RETRY). A failure removes what step 3 wrote; after a crash,
+   `dmp fsck` lists the recent hours of the store and removes the bytes no document
+   refers to. No half-document is ever visible.
 
 One commit per publish: the figure that bounds throughput on SQLite's single writer.
 """
@@ -59,7 +61,7 @@ from dmp.services.trail import failures_traced, trace
 from dmp.storage import beneficiaries, documents, keyring
 from dmp.storage.blobs import BlobMissing, BlobStore
 from dmp.storage.db import Database
-from dmp.storage.envelope import MasterKey, SealBroken, open_sealed, seal
+from dmp.storage.envelope import MasterKey, SealBroken, new_data_key, open_sealed, seal
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024  # issue 4: 20 MB unless configured
 # Bytes older than fsck's threshold (15 min) with no document are a crash's leftovers;
@@ -123,7 +125,7 @@ def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Store
             for item in plan.to_write:
                 sealed = _seal(plan.key, item.document, item.data)
                 vault.store.put(item.document.blob_key, sealed)
-            stored = _commit(db, ctx, sub, checked, plan, started)
+            stored = _commit(db, ctx, vault, sub, checked, plan, started)
         except BaseException:
             _discard(vault.store, [i.document.blob_key for i in plan.to_write])
             raise
@@ -157,6 +159,7 @@ class _ToWrite:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     key: bytes
+    new_key: bool  # made for the record's first document, stored with it
     to_write: tuple[_ToWrite, ...]
     resent: dict[str, Document]  # by master identifier
 
@@ -183,15 +186,15 @@ def _prepare(
         _refuse(db, ctx, sub, checked)
     if errors:
         raise SeveralErrors(errors)
-    if key is None:  # the record's first document
-        with db.write() as conn:
-            key = keyring.data_key_for(conn, sub.ins, vault.master, ctx.now)
+    # The record's first document: its key is stored with it, in the traced transaction
+    # (a write transaction of its own cost a commit, and on SQLite a turn of its writer).
+    new_key = key is None
     to_write = tuple(
         _ToWrite(_document(sub, c, ctx, replaced), c.new.data)
         for c in checked
         if c.new.master_identifier not in resent
     )
-    return _Plan(key, to_write, resent)
+    return _Plan(key or new_data_key(), new_key and bool(to_write), to_write, resent)
 
 
 def _resolve(
@@ -282,6 +285,7 @@ def _refuse(db: Database, ctx: Ctx, sub: Submission, checked: list[_Checked]) ->
 def _commit(
     db: Database,
     ctx: Ctx,
+    vault: Vault,
     sub: Submission,
     checked: list[_Checked],
     plan: _Plan,
@@ -311,6 +315,12 @@ def _commit(
             # Checked once the transaction holds its locks, just before the rows go
             # in: fsck may take bytes this old for a crash's leftovers.
             raise Conflict("RETRY", "storing the documents took too long; send them again")
+        if plan.new_key and not keyring.add_data_key(
+            conn, sub.ins, vault.master, plan.key, ctx.now
+        ):
+            # The record's first documents, sent at once: the other stored its key
+            # first, and these bytes are sealed with a key the record will not keep.
+            raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
         for old_id in (d.replaces for d in new_docs if d.replaces):
             if not documents.supersede(conn, old_id):
                 # Replaced (or deleted) by another submission since _prepare.

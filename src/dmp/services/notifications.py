@@ -124,8 +124,12 @@ def enqueue_document_awaiting(
 
 
 def enqueue_new_document(conn: Connection, ins: str, now: datetime) -> OutboxEntry | None:
-    """A new document, for holders who opted in."""
-    return enqueue(conn, ins, notices.new_document(now), now)
+    """A new document, for holders who opted in (every publish asks: the notice is
+    written only for them)."""
+    contact = contacts.find_contact(conn, ins)
+    if not (contact and contact.wants(notices.NoticeKind.NEW_DOCUMENT)):
+        return None
+    return enqueue_to(conn, ins, notices.new_document(now), now, contact.email)
 
 
 def enqueue_record_closed(conn: Connection, ins: str, now: datetime) -> OutboxEntry | None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from dmp.domain.people import Beneficiary, Identity
+from dmp.storage.db import Prebuilt, fetch_one
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import beneficiary as t
 
+# Built once: every publish checks that the record's INS is in the registry (R1).
+_BENEFICIARY = Prebuilt(select(t).where(t.c.ins == bindparam("ins")))
+
 
 def find_beneficiary(conn: Connection, ins: str) -> Beneficiary | None:
-    row = conn.execute(select(t).where(t.c.ins == ins)).mappings().first()
+    row = fetch_one(conn, _BENEFICIARY, ins=ins)
     if row is None:
         return None
     identity = Identity(

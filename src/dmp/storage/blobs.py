@@ -20,6 +20,7 @@ elsewhere (domain/access.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -106,25 +107,32 @@ class FileBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = os.fspath(root)
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        self._make_dirs(path.parent)
-        temp = path.with_name(f"{_TEMP}{path.name}.{uuid.uuid4().hex}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Plain strings and os calls: every publish passes here, and pathlib's objects
+        # cost more than the write itself (fsyncs aside).
+        path = os.path.join(self._root, *check_key(key).split("/"))
+        directory, name = os.path.split(path)
+        if not os.path.isdir(directory):
+            self._make_dirs(Path(directory))
+        temp = os.path.join(directory, f"{_TEMP}{name}.{uuid.uuid4().hex}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(temp, path)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
-        _fsync_dir(path.parent)
+        _fsync_dir(directory)
 
     def get(self, key: str) -> bytes:
         try:
@@ -184,7 +192,13 @@ class FileBlobStore:
         return f"FileBlobStore({str(self.root)!r})"
 
 
-def _fsync_dir(directory: Path) -> None:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(directory: Path | str) -> None:
     """Make a rename or an unlink in `directory` durable (its entry lives there)."""
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:

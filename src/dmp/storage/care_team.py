@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Select, and_, bindparam, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, select, update
 
 from dmp.domain.access import CareLink, Emergency, EmergencyKind, RecordFacts
 from dmp.domain.records import Record
 from dmp.domain.time import as_utc
+from dmp.storage.db import Prebuilt, fetch_all, fetch_one
 from dmp.storage.dialect import upsert
 from dmp.storage.records import record_of
 from dmp.storage.schema import (
@@ -98,8 +99,10 @@ def _access_facts_query() -> Select[Any]:
     )
 
 
-_ACCESS_FACTS = _access_facts_query()
-_LOCK_RECORD = select(record.c.ins).where(record.c.ins == bindparam("ins")).with_for_update()
+_ACCESS_FACTS = Prebuilt(_access_facts_query())
+_LOCK_RECORD = Prebuilt(
+    select(record.c.ins).where(record.c.ins == bindparam("ins")).with_for_update()
+)
 
 
 def access_facts(
@@ -113,14 +116,13 @@ def access_facts(
     # the change it waited for (a block, a first access) committed. SQLite's write
     # transactions are exclusive from their start: nothing to wait for there.
     postgres = conn.dialect.name == "postgresql"
-    if for_update and postgres and conn.execute(_LOCK_RECORD, {"ins": ins}).first() is None:
+    if for_update and postgres and fetch_one(conn, _LOCK_RECORD, ins=ins) is None:
         return None
-    rows = conn.execute(_ACCESS_FACTS, {"ins": ins, "professional": professional, "now": now})
-    found = rows.mappings().all()
+    found = fetch_all(conn, _ACCESS_FACTS, ins=ins, professional=professional, now=now)
     if not found:
         return None
     row = found[0]
-    rec = record_of(row)
+    rec = record_of(cast(RowMapping, row))  # a dict by column name, as a mapping is
     refused: set[EmergencyKind] = set()
     if row["pref_bris_de_glace"]:
         refused.add(EmergencyKind.BRIS_DE_GLACE)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from dmp.domain.notifications import Contact
 from dmp.domain.time import as_utc
+from dmp.storage.db import Prebuilt, fetch_one
 from dmp.storage.dialect import upsert
 from dmp.storage.schema import holder_contact as t
 from dmp.storage.schema import professional_contact
 
+# Built once: every publish looks for the holder's contact (a new-document notice).
+_CONTACT = Prebuilt(select(t).where(t.c.ins == bindparam("ins")))
+
 
 def find_contact(conn: Connection, ins: str) -> Contact | None:
-    row = conn.execute(select(t).where(t.c.ins == ins)).mappings().first()
+    row = fetch_one(conn, _CONTACT, ins=ins)
     if row is None:
         return None
     return Contact(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.domain.documents import Author, Document, DocumentStatus, Visibility
 from dmp.domain.matrix import Category
+from dmp.storage.db import Prebuilt, fetch_all, fetch_one
 from dmp.storage.schema import document
 
 
@@ -20,18 +21,62 @@ def insert_documents(conn: Connection, docs: Sequence[Document]) -> bool:
 
     ON CONFLICT DO NOTHING rather than a savepoint around the insert: a savepoint costs
     two more round trips on PostgreSQL for a conflict that almost never happens."""
-    if not docs:
-        return True
-    rows = [_to_row(d) for d in docs]
-    inserted = conn.execute(_INSERT[conn.dialect.name], rows if len(rows) > 1 else rows[0])
-    return len(inserted.all()) == len(docs)
+    statement = _INSERT[conn.dialect.name]
+    # One statement per document: a submission holds one or a few.
+    inserted = sum(len(fetch_all(conn, statement, **_to_row(d))) for d in docs)
+    return inserted == len(docs)
 
 
+# What a publish stores (_to_row's keys); the other columns keep their defaults.
+_COLUMNS = (
+    "ins",
+    "id",
+    "master_identifier",
+    "version",
+    "replaces",
+    "status",
+    "archived",
+    "type_code",
+    "category",
+    "class_code",
+    "title",
+    "author_id",
+    "author_role",
+    "author_profession",
+    "author_specialty",
+    "author_organisation",
+    "author_name",
+    "care_start",
+    "care_end",
+    "created_at",
+    "published_at",
+    "masked",
+    "hidden_from_patient",
+    "hidden_from_representatives",
+    "confidentiality",
+    "mime_type",
+    "format_code",
+    "language",
+    "size",
+    "sha256",
+    "sha1",
+    "blob_key",
+    "submission_set",
+    "description",
+)
+_VALUES: dict[str, BindParameter[Any]] = {name: bindparam(name) for name in _COLUMNS}
 # Built once per dialect, values bound at execution (a statement holding its values is
 # compiled anew for each publish). RETURNING counts the rows the conflict clause kept.
 _INSERT = {
-    "postgresql": postgresql.insert(document).on_conflict_do_nothing().returning(document.c.id),
-    "sqlite": sqlite.insert(document).on_conflict_do_nothing().returning(document.c.id),
+    "postgresql": Prebuilt(
+        postgresql.insert(document)
+        .values(_VALUES)
+        .on_conflict_do_nothing()
+        .returning(document.c.id)
+    ),
+    "sqlite": Prebuilt(
+        sqlite.insert(document).values(_VALUES).on_conflict_do_nothing().returning(document.c.id)
+    ),
 }
 
 
@@ -45,12 +90,19 @@ def supersede(conn: Connection, document_id: str) -> bool:
     return int(result.rowcount) == 1
 
 
+_BY_ID = Prebuilt(select(document).where(document.c.id == bindparam("id")))
+
+
 def find_document(conn: Connection, document_id: str) -> Document | None:
-    row = conn.execute(select(document).where(document.c.id == document_id)).mappings().first()
+    row = fetch_one(conn, _BY_ID, id=document_id)
     return _to_document(row) if row else None
 
 
-# Built once (an expanding IN): every publish resolves its resends with it.
+# Built once: every publish resolves its resends with them. Most submissions hold one
+# document (a prebuilt statement); more take an expanding IN, built by SQLAlchemy.
+_BY_MASTER_IDENTIFIER = Prebuilt(
+    select(document).where(document.c.master_identifier == bindparam("id"))
+)
 _BY_MASTER_IDENTIFIERS = select(document).where(
     document.c.master_identifier.in_(bindparam("ids", expanding=True))
 )
@@ -60,8 +112,11 @@ def find_by_master_identifiers(conn: Connection, ids: Iterable[str]) -> dict[str
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = conn.execute(_BY_MASTER_IDENTIFIERS, {"ids": wanted})
-    return {d.master_identifier: d for d in map(_to_document, rows.mappings())}
+    if len(wanted) == 1:
+        rows: Iterable[Mapping[Any, Any]] = fetch_all(conn, _BY_MASTER_IDENTIFIER, id=wanted[0])
+    else:
+        rows = conn.execute(_BY_MASTER_IDENTIFIERS, {"ids": wanted}).mappings()
+    return {d.master_identifier: d for d in map(_to_document, rows)}
 
 
 def find_documents(conn: Connection, ids: Iterable[str]) -> dict[str, Document]:
@@ -73,14 +128,13 @@ def find_documents(conn: Connection, ids: Iterable[str]) -> dict[str, Document]:
 
 
 # Built once: constructing the statement costs more than running it for one patient.
-_RECORD_DOCUMENTS = select(document).where(document.c.ins == bindparam("ins"))
+_RECORD_DOCUMENTS = Prebuilt(select(document).where(document.c.ins == bindparam("ins")))
 
 
 def record_documents(conn: Connection, ins: str) -> list[Document]:
     """Every version of every document of a record (a search filters them in memory:
     a record holds tens to a few thousand documents, read through the (ins, …) key)."""
-    rows = conn.execute(_RECORD_DOCUMENTS, {"ins": ins})
-    return [_to_document(r) for r in rows.mappings()]
+    return [_to_document(r) for r in fetch_all(conn, _RECORD_DOCUMENTS, ins=ins)]
 
 
 def awaiting_notice(conn: Connection, published_before: datetime, limit: int) -> list[Document]:
@@ -165,7 +219,7 @@ _STATUS = {s.value: s for s in DocumentStatus}
 _CATEGORY = {c.value: c for c in Category}
 
 
-def _to_document(r: RowMapping) -> Document:
+def _to_document(r: Mapping[Any, Any]) -> Document:
     # A search turns tens of rows into Documents per request: plain lookups, no Enum().
     return Document(
         ins=r["ins"],

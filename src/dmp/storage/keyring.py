@@ -7,10 +7,12 @@ One key per record, made on the record's first document and destroyed by its pur
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from dmp.storage.dialect import upsert
+from dmp.storage.db import Prebuilt, fetch_all, fetch_one
 from dmp.storage.envelope import MasterKey, SealBroken, new_data_key
 from dmp.storage.schema import record_key as t
 
@@ -19,17 +21,55 @@ class MasterKeyMismatch(SealBroken):
     """The record's key was wrapped by another master key than the one configured."""
 
 
+# Built once: every publish and retrieve reads a key.
+_KEY = Prebuilt(select(t.c.master_key_id, t.c.wrapped_key).where(t.c.ins == bindparam("ins")))
+
+
 def existing_data_key(conn: Connection, ins: str, master: MasterKey) -> bytes | None:
     """The record's data key, or None if it has none (no document yet, or purged)."""
-    row = conn.execute(select(t.c.master_key_id, t.c.wrapped_key).where(t.c.ins == ins)).first()
+    row = fetch_one(conn, _KEY, ins=ins)
     if row is None:
         return None
-    if row.master_key_id != master.key_id:
+    if row["master_key_id"] != master.key_id:
         raise MasterKeyMismatch(
-            f"the data key of this record is wrapped by master key {row.master_key_id}, "
+            f"the data key of this record is wrapped by master key {row['master_key_id']}, "
             f"not by the configured {master.key_id}"
         )
-    return master.unwrap(bytes(row.wrapped_key), ins)
+    return master.unwrap(bytes(row["wrapped_key"]), ins)
+
+
+_VALUES: dict[str, BindParameter[Any]] = {
+    name: bindparam(name) for name in ("ins", "master_key_id", "wrapped_key", "created_at")
+}
+_ADD = {
+    name: Prebuilt(
+        insert(t)
+        .values(_VALUES)
+        .on_conflict_do_nothing(index_elements=[t.c.ins])
+        .returning(t.c.ins)
+    )
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def add_data_key(
+    conn: Connection, ins: str, master: MasterKey, data_key: bytes, now: datetime
+) -> bool:
+    """Store `data_key` as the record's key unless it has one already: True if stored.
+
+    Race-safe: of concurrent candidates for one record, one is stored, and the others
+    learn it (PostgreSQL makes a losing insert wait for the winner's commit; SQLite
+    serialises writers)."""
+    wrapped = master.wrap(data_key, ins)
+    added = fetch_all(
+        conn,
+        _ADD[conn.dialect.name],
+        ins=ins,
+        master_key_id=master.key_id,
+        wrapped_key=wrapped,
+        created_at=now,
+    )
+    return bool(added)
 
 
 def data_key_for(conn: Connection, ins: str, master: MasterKey, now: datetime) -> bytes:
@@ -37,22 +77,12 @@ def data_key_for(conn: Connection, ins: str, master: MasterKey, now: datetime) -
 
     Race-safe: concurrent first documents of a record each insert a candidate with ON
     CONFLICT DO NOTHING, then read back the one that won, so all of them seal with the
-    same key. (PostgreSQL makes the losing insert wait for the winner's commit; SQLite
-    serialises writers.)
+    same key.
     """
     found = existing_data_key(conn, ins, master)
     if found is not None:
         return found
-    conn.execute(
-        upsert(conn, t)
-        .values(
-            ins=ins,
-            master_key_id=master.key_id,
-            wrapped_key=master.wrap(new_data_key(), ins),
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[t.c.ins])
-    )
+    add_data_key(conn, ins, master, new_data_key(), now)
     stored = existing_data_key(conn, ins, master)
     assert stored is not None  # inserted above, or by the concurrent winner
     return stored

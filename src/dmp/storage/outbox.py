@@ -16,10 +16,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, delete, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    case,
+    delete,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from dmp.domain.notifications import EPHEMERAL, ERASED_BODY, NoticeKind, NoticeStatus
 from dmp.domain.time import as_utc
+from dmp.storage.db import Prebuilt, run
 from dmp.storage.schema import notification_outbox as t
 
 ERROR_LENGTH = 500
@@ -50,22 +61,40 @@ class OutboxEntry:
     sent_at: datetime | None = None
 
 
+_INSERTED = (
+    "ins",
+    "id",
+    "kind",
+    "recipient",
+    "subject",
+    "body",
+    "message_id",
+    "created_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+)
+# Built once: notices are queued inside the transactions of publishes and accesses.
+_INSERT = Prebuilt(t.insert().values({name: bindparam(name) for name in _INSERTED}))
+
+
 def insert_notice(conn: Connection, entry: OutboxEntry) -> None:
-    conn.execute(
-        t.insert().values(
-            ins=entry.ins,
-            id=entry.id,
-            kind=entry.kind.value,
-            recipient=entry.recipient,
-            subject=entry.subject,
-            body=entry.body,
-            message_id=entry.message_id,
-            created_at=entry.created_at,
-            status=entry.status.value,
-            attempts=entry.attempts,
-            next_attempt_at=entry.next_attempt_at,
-            last_error=entry.last_error,
-        )
+    run(
+        conn,
+        _INSERT,
+        ins=entry.ins,
+        id=entry.id,
+        kind=entry.kind.value,
+        recipient=entry.recipient,
+        subject=entry.subject,
+        body=entry.body,
+        message_id=entry.message_id,
+        created_at=entry.created_at,
+        status=entry.status.value,
+        attempts=entry.attempts,
+        next_attempt_at=entry.next_attempt_at,
+        last_error=entry.last_error,
     )
 
 

@@ -299,8 +299,11 @@ def _bytes(
         r.fail("BASE64", "data must be base64 text", data_path)
         return b"", mime
     try:
-        return base64.b64decode(raw, validate=True), mime
-    except (binascii.Error, ValueError):
+        # Strict (the standard alphabet, padding only at the end), as
+        # b64decode(validate=True) is, but fed bytes: decoding a str converts it first,
+        # more slowly than str.encode does (a sixth of the decoding of a 50 KB PDF).
+        return binascii.a2b_base64(raw.encode("ascii"), strict_mode=True), mime
+    except (binascii.Error, UnicodeEncodeError):
         r.fail("BASE64", "data is not valid base64", data_path)
         return b"", mime
 
