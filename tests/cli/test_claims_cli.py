@@ -4,6 +4,7 @@ when a line is rejected or in conflict, 0 on a clean rerun of a clean file."""
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,3 +55,17 @@ def test_an_unreadable_file_exits_2(env: Path) -> None:
     (env / "bad.csv").write_text("a,b\n1,2\n")
     result = run_dmp(["import-claims", str(env / "bad.csv"), "--no-progress"])
     assert result.exit_code == 2
+
+
+def test_a_gzip_file_cut_short_exits_2_and_says_the_committed_batches_are_kept(
+    env: Path,
+) -> None:
+    (env / "registry.csv").write_text(f"{REGISTRY_HEADER}\n{registry_line(ALICE_BENEFICIARY)}\n")
+    assert run_dmp(["import-beneficiaries", str(env / "registry.csv")]).exit_code == 0
+    today = local_date(datetime.now(UTC)).isoformat()
+    plain = write(env, [claim(f"T{n}", ALICE.ins, today) for n in range(3000)])
+    whole = gzip.compress(plain.read_bytes())
+    (env / "cut.csv.gz").write_bytes(whole[: len(whole) // 2])
+    result = run_dmp(["import-claims", str(env / "cut.csv.gz"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "unreadable after byte" in result.output

@@ -190,7 +190,7 @@ def test_r16_the_import_is_traced_once_per_batch_with_its_counts(
                 select(audit_event.c.event).where(audit_event.c.action == "claims.import")
             )
         ]
-    assert len(events) == len(summary.batches) > 3
+    assert len(events) == summary.batches > 3
     assert sum(e["detail"]["inserted"] for e in events) == 60
     assert all(e["record_ins"] is None for e in events)  # the system chain, not per line
 
@@ -326,3 +326,60 @@ def test_a_quoted_line_break_or_bad_bytes_fall_back_to_line_by_line_parsing(
     ]
     assert set(stored(db)) == {"Q4"}
     assert summary.counts["read"] == 4
+
+
+def _committed(db: Database) -> tuple[int, dict[str, int]]:
+    with db.read() as conn:
+        row = conn.execute(select(claim_import)).one()._mapping
+    return row["line"], {k: row[k] for k in ("read", "inserted")}
+
+
+def test_r5_a_batch_that_fails_to_store_stops_the_import_and_a_rerun_resumes_after_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread's failure reaches the caller (no hang, no later batch stored)."""
+    from dmp.feeds.claims import runner
+
+    synthetic_registry(db, tmp_path, SEED, 200)
+    path = tmp_path / "claims.csv"
+    write_claims(path, SEED, 200, 2000, TODAY)
+    clean_counts, _ = _clean_counts(tmp_path, path)
+    real, calls = runner.store_batch, []
+
+    def failing(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "store_batch", failing)
+    with pytest.raises(Stop):
+        run(db, path, block_size=16_384)
+    assert len(calls) == 3  # the reader did not go on storing past the failure
+    line, counts = _committed(db)
+    assert counts["inserted"] == claims_count(db) > 0
+    monkeypatch.setattr(runner, "store_batch", real)
+    resumed = run(db, path, block_size=16_384)
+    assert resumed.resumed_after == line
+    assert resumed.counts == clean_counts
+    assert claims_count(db) == clean_counts["inserted"]
+
+
+def test_r5_a_gzip_file_cut_short_stops_with_a_clear_error_and_keeps_the_batches_before(
+    db: Database, tmp_path: Path
+) -> None:
+    """A read failure mid-file (the reading side of the pipeline) surfaces as a file
+    error once the batch being stored is committed; nothing is half stored."""
+    from dmp.feeds.csvsource import CsvFileError
+
+    synthetic_registry(db, tmp_path, SEED, 200)
+    plain = tmp_path / "claims.csv"
+    write_claims(plain, SEED, 200, 3000, TODAY)
+    whole = gzip.compress(plain.read_bytes())
+    cut = tmp_path / "claims.csv.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(CsvFileError, match="unreadable after byte"):
+        run(db, cut, block_size=16_384)
+    line, counts = _committed(db)
+    assert 1 < line < 3000
+    assert counts["inserted"] == claims_count(db) > 0

@@ -143,9 +143,7 @@ ROLLUP_TABLES = (
 
 def _rollup_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
     with db.read() as conn:
-        return {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in ROLLUP_TABLES
-        }
+        return {t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in ROLLUP_TABLES}
 
 
 def test_one_opening_at_a_time_counts_as_a_batch_does(db: Database) -> None:

@@ -7,6 +7,11 @@ the batch's end, and one audit event records the batch's counts — not one per 
 The batch's per-line issues are handed to `report` before the commit, so a crash
 between the two leaves issues a rerun trims (feeds/claims/runner.py), never a
 committed batch whose issues were lost.
+
+What needs no database — setting apart and judging the claim_ids repeated within the
+batch, writing its lines as COPY text on PostgreSQL — is `prepare_batch`, which the
+runner calls while the batch before is being stored: the transaction, which holds the
+claims table's lock, does only the probes, the insert and the bookkeeping.
 """
 
 from __future__ import annotations
@@ -51,6 +56,17 @@ class ClaimBatch:
 
 
 @dataclass(slots=True)
+class PreparedBatch:
+    """A batch ready for its transaction (`prepare_batch`)."""
+
+    batch: ClaimBatch
+    unique: pa.Table  # the lines, each claim_id once (its first line)
+    repeated: int  # lines whose claim_id came earlier in the batch
+    repeat_conflicts: list[LineIssue]  # those of them with other content
+    encoded: pa.Buffer | None  # `unique` as COPY text (PostgreSQL), or None
+
+
+@dataclass(slots=True)
 class BatchResult:
     counts: dict[str, int]
     issues: list[LineIssue] = field(default_factory=list)
@@ -70,22 +86,31 @@ def begin_import(db: Database, ctx: Ctx, fresh: ImportProgress) -> ImportProgres
     return fresh
 
 
-def store_batch(
-    db: Database, ctx: Ctx, progress: ImportProgress, batch: ClaimBatch, report: Report
-) -> BatchResult:
-    """Store one batch and advance `progress` with it (in place, once committed)."""
+def prepare_batch(db: Database, batch: ClaimBatch) -> PreparedBatch:
+    """The batch's work that needs no database nor lock (see the module docstring)."""
     unique, repeated = _first_of_each_claim(batch.lines)
     repeats = _compare_repeats(unique, repeated)
+    postgres = db.engine.dialect.name == "postgresql"
+    encoded = store.encode_lines(unique) if postgres and unique.num_rows else None
+    return PreparedBatch(batch, unique, repeated.num_rows, repeats, encoded)
+
+
+def store_batch(
+    db: Database, ctx: Ctx, progress: ImportProgress, prepared: PreparedBatch, report: Report
+) -> BatchResult:
+    """Store one prepared batch and advance `progress` with it (in place, once
+    committed)."""
+    batch, repeats = prepared.batch, prepared.repeat_conflicts
     issues = [*batch.issues, *repeats]
     with db.write() as conn:
-        stored = store.store_claims(conn, unique)
+        stored = store.store_claims(conn, prepared.unique, prepared.encoded)
         issues += [LineIssue(n, f, CONFLICT, conflict_reason(f)) for n, f in stored.conflicts]
         issues.sort()
         conflicts = sum(1 for i in issues if i.code == CONFLICT)
         counts = {
             "read": batch.read,
             "inserted": stored.inserted,
-            "duplicates": stored.duplicates + repeated.num_rows - len(repeats),
+            "duplicates": stored.duplicates + prepared.repeated - len(repeats),
             "conflicts": conflicts,
             "rejected": len(issues) - conflicts,
             "unknown": stored.unknown,

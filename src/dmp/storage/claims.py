@@ -7,7 +7,9 @@ twice):
 1. two probes by value list — which of the batch's INS are in the registry, which of
    its claim_ids are already stored (an index lookup each, in one statement each);
 2. the new lines of known beneficiaries go straight into `claim` — PostgreSQL: COPY
-   (CSV written by Arrow from the arrays); SQLite: one executemany;
+   (CSV written by Arrow from the arrays, `encode_lines`: the caller may write it
+   before the transaction, and it is sent as it is when every line turns out new, the
+   usual case); SQLite: one executemany;
 3. the stored lines that came again are read back and compared by the domain
    (duplicate or conflict, and the field): rare, and judged in one place.
 
@@ -48,8 +50,18 @@ class StoredBatch:
     conflicts: list[tuple[int, str]] = field(default_factory=list)  # (line, field)
 
 
-def store_claims(conn: Connection, batch: pa.Table) -> StoredBatch:
-    """Store the new lines of `batch`; classify the others (see the module docstring)."""
+def encode_lines(lines: pa.Table) -> pa.Buffer:
+    """`lines` as PostgreSQL's COPY reads them (CSV of domain.claims.COLUMNS)."""
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(lines.select(list(COLUMNS)), sink, _CSV)
+    return sink.getvalue()
+
+
+def store_claims(
+    conn: Connection, batch: pa.Table, encoded: pa.Buffer | None = None
+) -> StoredBatch:
+    """Store the new lines of `batch`; classify the others (see the module docstring).
+    `encoded`: `encode_lines(batch)`, written beforehand (PostgreSQL)."""
     result = StoredBatch()
     if batch.num_rows == 0:
         return result
@@ -69,7 +81,12 @@ def store_claims(conn: Connection, batch: pa.Table) -> StoredBatch:
     stored_ids = _present(conn, "claim", "claim_id", batch["claim_id"])
     stored = pc.is_in(batch["claim_id"], value_set=stored_ids)
     new = batch.filter(pc.and_(known, pc.invert(stored)))
-    _insert(conn, new.select(list(COLUMNS)), postgres)
+    if postgres and new.num_rows:
+        # The text written beforehand is the whole batch's: it serves if all is new.
+        whole = encoded if encoded is not None and new.num_rows == batch.num_rows else None
+        _copy(conn, whole if whole is not None else encode_lines(new))
+    elif new.num_rows:
+        _insert(conn, new.select(list(COLUMNS)))
     result.inserted = new.num_rows
     result.unknown = batch.filter(pc.and_(pc.invert(known), pc.invert(stored))).num_rows
     again = batch.filter(stored)
@@ -111,18 +128,15 @@ def _present(conn: Connection, table: str, column: str, values: pa.ChunkedArray)
     return pa.array(found, pa.string())
 
 
-def _insert(conn: Connection, lines: pa.Table, postgres: bool) -> None:
-    if lines.num_rows == 0:
-        return
-    if postgres:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(lines, sink, _CSV)
-        copying = f"COPY claim ({_NAMES}) FROM STDIN (FORMAT csv)"
-        with raw.cursor() as cur, cur.copy(copying) as copy:
-            copy.write(memoryview(sink.getvalue()))
-        return
+def _copy(conn: Connection, text: pa.Buffer) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    copying = f"COPY claim ({_NAMES}) FROM STDIN (FORMAT csv)"
+    with raw.cursor() as cur, cur.copy(copying) as copy:
+        copy.write(memoryview(text))
+
+
+def _insert(conn: Connection, lines: pa.Table) -> None:
     dates = lines.column("care_date").cast(pa.string())  # SQLite keeps dates as ISO text
     lines = lines.set_column(COLUMNS.index("care_date"), "care_date", dates)
     rows = list(zip(*(c.to_pylist() for c in lines.columns), strict=True))
@@ -157,7 +171,8 @@ def find_claims(
     offset: int,
 ) -> tuple[list[ClaimLine], int]:
     """A page of the record's lines with since <= care_date <= until, newest first,
-    and how many there are in all (one range of the primary key)."""
+    and how many there are in all (one range of ix_claim_ins: the person's lines, at
+    most 24 months of them once purged, sorted by date in memory)."""
     where = [t.c.ins == ins, t.c.care_date >= since, t.c.care_date <= until]
     chosen = [c.value for c in categories]
     if chosen:

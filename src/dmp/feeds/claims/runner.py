@@ -1,9 +1,13 @@
 """`dmp import-claims`: the insurer's claims file into the care histories (issue 5).
 
-The file is read in chunks (source.py), checked with Arrow kernels (checks.py) and
+The file is read in chunks (source.py), checked with Arrow kernels (checks.py),
+prepared (services.claims_import.prepare_batch: repeats judged, COPY text written) and
 stored batch by batch, in file order, by one writer thread while the next chunk is
-read and checked (Arrow and the database driver release the GIL). At most one chunk
-is being checked and one stored: memory stays flat whatever the file's size.
+read, checked and prepared (Arrow and the database driver release the GIL). At most
+one chunk is being read and one stored: memory stays flat whatever the file's size. A
+failure on either side stops the import once the batch being stored has committed or
+rolled back whole: the writer's is raised when its batch is awaited, the reader's
+after the writer is shut down.
 
 Resuming: each batch's transaction also records where the file stands (the
 claim_import row of the file's SHA-256), so after a crash or Ctrl-C a rerun of the same
@@ -20,7 +24,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -35,6 +39,7 @@ from dmp.services.claims_import import (
     LineIssue,
     begin_import,
     finish_import,
+    prepare_batch,
     store_batch,
 )
 from dmp.services.context import Ctx
@@ -49,7 +54,9 @@ class ClaimsSummary:
     counts: dict[str, int]
     resumed_after: int | None = None  # the last line of an earlier, interrupted run
     rejects_path: Path | None = None
-    batches: list[BatchResult] = field(default_factory=list)
+    # Committed batches, counted: keeping each one's result (and its issues) would grow
+    # with the file, and memory must not.
+    batches: int = 0
 
     def lines(self) -> list[tuple[str, int]]:
         c = self.counts
@@ -93,14 +100,15 @@ def import_claims_file(
 
         def committed() -> None:
             assert pending is not None
-            summary.batches.append(pending.result())
+            pending.result()
+            summary.batches += 1
             if after_batch:
-                after_batch(len(summary.batches))
+                after_batch(summary.batches)
 
         try:
             with progress_bar(path.name, source.total, show_progress) as advance:
                 for chunk in source.chunks(progress.position, progress.line + 1):
-                    batch = _batch(chunk, today)
+                    batch = prepare_batch(db, _batch(chunk, today))
                     if pending is not None:
                         committed()
                     pending = writer.submit(store_batch, db, ctx, progress, batch, rejects)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ class ClaimsFile:
             _skip(raw, start)
             carry, line = b"", first_line
             while True:
-                data = raw.read(self.block_size)
+                data = self._read(raw, start)
                 self.done = self._raw_offset(raw, start)
                 start += len(data)
                 if not data:
@@ -96,6 +97,14 @@ class ClaimsFile:
         if self.kind == "gzip":
             return gzip.GzipFile(self.path, "rb")  # type: ignore[return-value]
         return self.path.open("rb")
+
+    def _read(self, raw: IO[bytes], offset: int) -> bytes:
+        """The next block. A file cut short or damaged (a truncated gzip stream) stops
+        the import with a clear error: the batches before it stay committed."""
+        try:
+            return raw.read(self.block_size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CsvFileError(f"{self.path}: unreadable after byte {offset:,} ({exc})") from None
 
     def _raw_offset(self, raw: IO[bytes], fallback: int) -> int:
         inner = getattr(raw, "fileobj", None)
@@ -120,7 +129,7 @@ class ClaimsFile:
     def _parse(self, data: bytes, first_line: int, end: int) -> Chunk:
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         last = first_line + lines - 1
-        table, rejections = _arrow_block(data, first_line, self.header) or _python_block(
+        table, rejections = _arrow_block(data, first_line, lines, self.header) or _python_block(
             data, first_line, end, self.header
         )
         return Chunk(table, rejections, last, end)
@@ -198,7 +207,7 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _arrow_block(
-    data: bytes, first_line: int, header: list[str]
+    data: bytes, first_line: int, lines: int, header: list[str]
 ) -> tuple[pa.Table, list[Rejection]] | None:
     """The block parsed by Arrow, or None if it must go to the csv module: when rows and
     lines do not match one for one (a quoted field spanning lines, a stray quote), or
@@ -230,18 +239,26 @@ def _arrow_block(
         )
     except pa.ArrowInvalid:
         return None
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if table.num_rows + len(wrong) != lines or any(n <= 0 for n, _ in wrong):
         return None
-    skipped = {first_line + n - 1 for n, _ in wrong}
-    numbers = [n for n in range(first_line, first_line + lines) if n not in skipped]
-    table = table.add_column(0, "line", pa.array(numbers, pa.int64()))
+    table = table.add_column(0, "line", _line_numbers(first_line, lines, wrong))
     width = len(header)
     rejections = [
         Rejection(first_line + n - 1, None, "FIELD_COUNT", f"expected {width} fields, got {got}")
         for n, got in wrong
     ]
     return _without_empty_lines(table), sorted([*undecodable, *rejections], key=lambda r: r.line)
+
+
+def _line_numbers(first_line: int, lines: int, wrong: list[tuple[int, int]]) -> pa.Array:
+    """The numbers of the lines Arrow kept: all but the skipped ones (1-based in `wrong`).
+    Counted by a kernel: a Python list of 30,000 numbers cost 0.2 µs a line."""
+    ones = pa.repeat(pa.scalar(1, pa.int64()), lines)
+    numbers = pc.add(pc.cumulative_sum(ones), first_line - 1)
+    if not wrong:
+        return numbers
+    skipped = pa.array([first_line + n - 1 for n, _ in wrong], pa.int64())
+    return numbers.filter(pc.invert(pc.is_in(numbers, value_set=skipped)))
 
 
 def _blank_undecodable_lines(data: bytes, first_line: int) -> tuple[bytes, list[Rejection]]:
