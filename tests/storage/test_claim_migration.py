@@ -4,10 +4,6 @@ a claim_id stays unique."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic import command
 from sqlalchemy import inspect
@@ -15,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from dmp.storage.db import Database
 from dmp.storage.migrate import _config, current_revision, upgrade
-from tests.pg import PgServer
 
 LINE = (
     "INSERT INTO claim (ins, care_date, claim_id, category, code, label, quantity) "
@@ -23,25 +18,14 @@ LINE = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def at_0010(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+@pytest.fixture
+def at_0010(empty_db: Database) -> Database:
     """A database of each kind migrated to 0010, holding three claim lines."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-        name = None
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        name = f"m_{uuid.uuid4().hex[:12]}"
-        server.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-        database = Database(server.url(name))
-    upgrade(database, "0010")
-    with database.write() as conn:
+    upgrade(empty_db, "0010")
+    with empty_db.write() as conn:
         for n, ins in enumerate(["1", "1", "2"], start=1):
             conn.exec_driver_sql(LINE.format(ins=ins * 15, day=n, claim_id=f"C{n}"))
-    yield database
-    database.dispose()
-    if name:
-        request.getfixturevalue("pg_server").execute(f"DROP DATABASE {name} WITH (FORCE)")
+    return empty_db
 
 
 def _lines(db: Database) -> list[tuple[str, str]]:
