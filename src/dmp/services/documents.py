@@ -10,8 +10,8 @@ Publishing is all or nothing and survives a crash at any point:
 3. the bytes are sealed with the record's key and written to the blob store under a
    key that carries the hour they were written (`d/<YYYYMMDDHH>/<uuid>`);
 4. the traced transaction decides again and stores the metadata, and the new key if
-   one was made (a concurrent first document of the record that stored its own key
-   first makes this one RETRY). A failure removes what step 3 wrote; after a crash,
+   one was made (if a concurrent first document of the record stored its own key first,
+   steps 2–4 run again with that key). A failure removes what step 3 wrote; after a crash,
    `dmp fsck` lists the recent hours of the store and removes the bytes no document
    refers to. No half-document is ever visible.
 
@@ -120,16 +120,30 @@ def publish(db: Database, vault: Vault, ctx: Ctx, sub: Submission) -> list[Store
     traced: dict[str, object] = {"submission_set": sub.submission_set}
     with failures_traced(db, ctx, AuditAction.DOCUMENT_WRITE, sub.ins, traced):
         checked = _check_all(vault, sub)
-        plan = _prepare(db, ctx, vault, sub, checked)
-        try:
-            for item in plan.to_write:
-                sealed = _seal(plan.key, item.document, item.data)
-                vault.store.put(item.document.blob_key, sealed)
-            stored = _commit(db, ctx, vault, sub, checked, plan, started)
-        except BaseException:
-            _discard(vault.store, [i.document.blob_key for i in plan.to_write])
-            raise
-    return stored
+        for attempt in (1, 2):
+            plan = _prepare(db, ctx, vault, sub, checked)
+            try:
+                for item in plan.to_write:
+                    sealed = _seal(plan.key, item.document, item.data)
+                    vault.store.put(item.document.blob_key, sealed)
+                return _commit(db, ctx, vault, sub, checked, plan, started)
+            except _KeyedMeanwhile:
+                # Sealed with a key the record will not keep: sealed again with the
+                # one it now has (the second attempt finds it, so never needs a third).
+                _discard(vault.store, [i.document.blob_key for i in plan.to_write])
+                if attempt == 2:
+                    raise Conflict(
+                        "RETRY", "the record changed meanwhile; send the bundle again"
+                    ) from None
+            except BaseException:
+                _discard(vault.store, [i.document.blob_key for i in plan.to_write])
+                raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+class _KeyedMeanwhile(Exception):
+    """The record's first documents, sent at once: another stored the record's data key
+    between this one's reading that it had none and its commit."""
 
 
 def _check_all(vault: Vault, sub: Submission) -> list[_Checked]:
@@ -318,9 +332,7 @@ def _commit(
         if plan.new_key and not keyring.add_data_key(
             conn, sub.ins, vault.master, plan.key, ctx.now
         ):
-            # The record's first documents, sent at once: the other stored its key
-            # first, and these bytes are sealed with a key the record will not keep.
-            raise Conflict("RETRY", "the record changed meanwhile; send the bundle again")
+            raise _KeyedMeanwhile  # nothing stored: the transaction rolls back
         for old_id in (d.replaces for d in new_docs if d.replaces):
             if not documents.supersede(conn, old_id):
                 # Replaced (or deleted) by another submission since _prepare.
