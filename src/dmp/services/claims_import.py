@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from dmp.domain.audit import AuditAction
 from dmp.domain.claims import ClaimCategory, ClaimLine, conflict_reason, differing_field
+from dmp.services.batches import first_of_each
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import claims as store
@@ -88,7 +89,7 @@ def begin_import(db: Database, ctx: Ctx, fresh: ImportProgress) -> ImportProgres
 
 def prepare_batch(db: Database, batch: ClaimBatch) -> PreparedBatch:
     """The batch's work that needs no database nor lock (see the module docstring)."""
-    unique, repeated = _first_of_each_claim(batch.lines)
+    unique, repeated = first_of_each(batch.lines, "claim_id")
     repeats = _compare_repeats(unique, repeated)
     postgres = db.engine.dialect.name == "postgresql"
     encoded = store.encode_lines(unique) if postgres and unique.num_rows else None
@@ -147,15 +148,6 @@ def finish_import(db: Database, ctx: Ctx, progress: ImportProgress) -> None:
 
 
 _REPEAT = "claim_id already given earlier in this batch with different content"
-
-
-def _first_of_each_claim(lines: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """The batch without repeated claim_ids (their first line kept), and the repeats."""
-    if lines.num_rows == 0 or pc.count_distinct(lines["claim_id"]).as_py() == lines.num_rows:
-        return lines, lines.slice(0, 0)
-    firsts = lines.group_by("claim_id", use_threads=False).aggregate([("line", "min")])
-    first = pc.is_in(lines["line"], value_set=firsts["line_min"])
-    return lines.filter(first), lines.filter(pc.invert(first))
 
 
 def _compare_repeats(unique: pa.Table, repeated: pa.Table) -> list[LineIssue]:

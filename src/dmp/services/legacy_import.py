@@ -22,6 +22,7 @@ from dmp.domain.audit import AuditAction
 from dmp.domain.errors import DomainError
 from dmp.domain.people import Identity
 from dmp.domain.records import Opening
+from dmp.services.batches import first_of_each
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import rollups
@@ -75,7 +76,7 @@ def prepare_legacy_line(line: LegacyLine) -> PreparedRecord | LineConflict:
 def import_legacy_batch(db: Database, ctx: Ctx, batch: pa.Table, source: str) -> BatchResult:
     """Store a batch of migrated records (storage.records.BATCH_SCHEMA, in line order)."""
     result = BatchResult()
-    fresh, later = _first_of_each_ins(batch)
+    fresh, later = first_of_each(batch, "ins")
     with db.write() as conn:
         inserted = insert_new_records(conn, fresh)
         skipped = pa.concat_tables([fresh.filter(pc.invert(inserted)), later])
@@ -108,15 +109,6 @@ def import_legacy_batch(db: Database, ctx: Ctx, batch: pa.Table, source: str) ->
             },
         )
     return result
-
-
-def _first_of_each_ins(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """The batch without repeated INS (their first line kept), and the repeats."""
-    if batch.num_rows == 0 or pc.count_distinct(batch["ins"]).as_py() == batch.num_rows:
-        return batch, batch.slice(0, 0)
-    firsts = batch.group_by("ins", use_threads=False).aggregate([("line", "min")])
-    first = pc.is_in(batch["line"], value_set=firsts["line_min"])
-    return batch.filter(first), batch.filter(pc.invert(first))
 
 
 def _compare(row: dict[str, Any], existing: rules.Record) -> LineConflict | None:
