@@ -6,6 +6,7 @@ reason, a rerun adds nothing, and the opening rollups count exactly what was ins
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -397,3 +398,64 @@ def test_a_clean_run_after_a_fixed_file_leaves_no_stale_reject_file(
     summary = run(db, path)
     assert (summary.inserted, summary.already_present, summary.rejected) == (1, 1, 0)
     assert not path.with_suffix(".rejects.csv").exists()
+
+
+def test_batches_commit_in_the_order_of_the_file(db: Database, tmp_path: Path) -> None:
+    """On PostgreSQL two batches are stored at once (services/batches.Turn): their audit
+    events must still follow the file, batch after batch."""
+    path = write(tmp_path, [legacy_line(who) for who in CROWD[:12]])
+    run(db, path, batch_size=1)
+    with db.read() as conn:
+        events = [e.event_json for c, e in audit_log.all_links(conn) if c == SYSTEM_CHAIN]
+    firsts = [json.loads(e)["detail"]["lines"][0] for e in events if '"records.import"' in e]
+    assert firsts == list(range(2, 14))
+
+
+def _refuse_openings_in(db: Database, department: str) -> None:
+    """The database refuses to count an opening in `department`, as a full disk or a lost
+    connection would refuse a batch: a failure in the middle of an import, once the
+    batch's records are in. PostgreSQL takes a moment first, so that the next batch,
+    stored at the same time, is surely under way."""
+    with db.write() as conn:
+        if db.is_sqlite:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON openings_daily "
+                f"WHEN NEW.department = '{department}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN PERFORM pg_sleep(0.5); RAISE EXCEPTION 'refused by the test'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON openings_daily FOR EACH ROW "
+                f"WHEN (NEW.department = '{department}') EXECUTE FUNCTION refuse()"
+            )
+
+
+def test_a_batch_that_fails_stops_the_import_and_the_batches_before_it_are_kept(
+    db: Database, tmp_path: Path
+) -> None:
+    """Batches of 2: the third fails in the database. The first two stay stored with their
+    rollups and audit events; the fourth, stored at the same time on PostgreSQL, gives
+    up; nothing after is stored. Once the cause is gone, a rerun stores the rest."""
+    people = CROWD[:10]
+    lines = [legacy_line(who, department="2B" if who == people[4] else "69") for who in people]
+    path = write(tmp_path, lines)
+    _refuse_openings_in(db, "2B")
+    with pytest.raises(Exception, match="refused by the test"):
+        run(db, path, batch_size=2)
+    kept = stored(db, [who.ins for who in people])
+    assert sorted(kept) == sorted(who.ins for who in people[:4])
+    assert openings_total(db) == 4
+    with db.read() as conn:
+        events = [e.event_json for c, e in audit_log.all_links(conn) if c == SYSTEM_CHAIN]
+    assert len([e for e in events if '"records.import"' in e]) == 2
+
+    drop = "DROP TRIGGER refuse" + ("" if db.is_sqlite else " ON openings_daily")
+    with db.write() as conn:
+        conn.exec_driver_sql(drop)
+    summary = run(db, path, batch_size=2)
+    assert (summary.inserted, summary.already_present, summary.rejected) == (6, 4, 0)
+    assert openings_total(db) == 10

@@ -16,13 +16,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import Connection
 
 from dmp.domain import records as rules
 from dmp.domain.audit import AuditAction
 from dmp.domain.errors import DomainError
 from dmp.domain.people import Identity
 from dmp.domain.records import Opening
-from dmp.services.batches import first_of_each
+from dmp.services.batches import Turn, first_of_each
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import rollups
@@ -73,42 +74,63 @@ def prepare_legacy_line(line: LegacyLine) -> PreparedRecord | LineConflict:
     return line.line, record_values(record)
 
 
-def import_legacy_batch(db: Database, ctx: Ctx, batch: pa.Table, source: str) -> BatchResult:
-    """Store a batch of migrated records (storage.records.BATCH_SCHEMA, in line order)."""
+def import_legacy_batch(
+    db: Database, ctx: Ctx, batch: pa.Table, source: str, turn: Turn | None = None
+) -> BatchResult:
+    """Store a batch of migrated records (storage.records.BATCH_SCHEMA, in line order).
+    `turn`: its place among the batches of an import stored two at a time."""
+    committed = False
+    try:
+        if turn is not None:
+            turn.may_insert()
+        with db.write() as conn:
+            result, new = _insert(conn, batch)
+            if turn is not None:
+                turn.inserted()
+                turn.may_update()
+            rollups.add_openings(conn, opening_keys(new))
+            lines = batch["line"]
+            trace(
+                conn,
+                ctx,
+                AuditAction.RECORDS_IMPORT,
+                detail={
+                    "source": source,
+                    "lines": [lines[0].as_py(), lines[-1].as_py()] if len(lines) else [],
+                    "inserted": result.inserted,
+                    "already_present": result.already_present,
+                    "conflicts": len(result.conflicts),
+                },
+            )
+        committed = True
+    finally:
+        if turn is not None:
+            turn.finish(committed)
+    return result
+
+
+def _insert(conn: Connection, batch: pa.Table) -> tuple[BatchResult, pa.Table]:
+    """Insert the batch's new records; judge the others. The result, and the rows
+    inserted."""
     result = BatchResult()
     fresh, later = first_of_each(batch, "ins")
-    with db.write() as conn:
-        inserted = insert_new_records(conn, fresh)
-        skipped = pa.concat_tables([fresh.filter(pc.invert(inserted)), later])
-        if skipped.num_rows:
-            same = stored_as_migrated(conn, skipped)  # a rerun's lines, by column
-            result.already_present += pc.sum(same).as_py() or 0
-            skipped = skipped.filter(pc.invert(same))
-        if skipped.num_rows:  # the domain judges the rest
-            stored = find_records(conn, set(skipped["ins"].to_pylist()))
-            for row in skipped.sort_by("line").to_pylist():
-                conflict = _compare(row, stored[row["ins"]])
-                if conflict is None:
-                    result.already_present += 1
-                else:
-                    result.conflicts.append(conflict)
-        new = fresh.filter(inserted)
-        rollups.add_openings(conn, opening_keys(new))
-        result.inserted = new.num_rows
-        lines = batch["line"]
-        trace(
-            conn,
-            ctx,
-            AuditAction.RECORDS_IMPORT,
-            detail={
-                "source": source,
-                "lines": [lines[0].as_py(), lines[-1].as_py()] if len(lines) else [],
-                "inserted": result.inserted,
-                "already_present": result.already_present,
-                "conflicts": len(result.conflicts),
-            },
-        )
-    return result
+    inserted = insert_new_records(conn, fresh)
+    skipped = pa.concat_tables([fresh.filter(pc.invert(inserted)), later])
+    if skipped.num_rows:
+        same = stored_as_migrated(conn, skipped)  # a rerun's lines, by column
+        result.already_present += pc.sum(same).as_py() or 0
+        skipped = skipped.filter(pc.invert(same))
+    if skipped.num_rows:  # the domain judges the rest
+        stored = find_records(conn, set(skipped["ins"].to_pylist()))
+        for row in skipped.sort_by("line").to_pylist():
+            conflict = _compare(row, stored[row["ins"]])
+            if conflict is None:
+                result.already_present += 1
+            else:
+                result.conflicts.append(conflict)
+    new = fresh.filter(inserted)
+    result.inserted = new.num_rows
+    return result, new
 
 
 def _compare(row: dict[str, Any], existing: rules.Record) -> LineConflict | None:

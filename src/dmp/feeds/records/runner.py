@@ -2,16 +2,24 @@
 
 The file is read in chunks by Arrow (source.py) and checked with Arrow kernels
 (checks.py); the valid lines are stored in batches of `batch_size` (a batch may span
-chunks), each its own transaction committed in file order, by one writer thread while
+chunks), each its own transaction committed in file order, by a writer thread while
 the next chunk is read and checked (Arrow and the database drivers release the GIL).
-At most one batch is being stored and one batch's worth of checked lines waits:
-memory stays flat whatever the file's size. Each line's rejection is written once
-the batch that follows it is stored, in line order. An interrupted import keeps every
-batch it committed; the service makes a rerun add nothing.
+
+On PostgreSQL two writer threads store two batches at once, on two connections: one
+inserts its records while the one before updates the rollups, in the order that
+services/batches.Turn sets. A batch's records and its rollups cost the server about
+the same, so both of its cores work. SQLite has one writer (its write transactions
+are exclusive).
+
+At most that many batches are being stored and one batch's worth of checked lines
+waits: memory stays flat whatever the file's size. Each line's rejection is written
+once the batch that follows it is stored, in line order. An interrupted import keeps
+every batch it committed; the service makes a rerun add nothing.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +29,7 @@ from dmp.feeds.csvsource import Rejection
 from dmp.feeds.records.checks import check_chunk
 from dmp.feeds.records.source import BLOCK_SIZE, RecordsFile
 from dmp.feeds.runner import ImportSummary, RejectFile, Submitted, progress_bar
+from dmp.services.batches import Turn
 from dmp.services.context import Ctx
 from dmp.services.legacy_import import import_legacy_batch
 from dmp.storage.db import Database
@@ -46,9 +55,9 @@ def import_records_file(
     rejects = RejectFile(rejects_path)
     rejects.discard_previous()
 
-    def store(batch: pa.Table) -> Submitted:
-        """One batch, one transaction (runs in the writer thread)."""
-        result = import_legacy_batch(db, ctx, batch, source=path.name)
+    def store(batch: pa.Table, turn: Turn) -> Submitted:
+        """One batch, one transaction (runs in a writer thread)."""
+        result = import_legacy_batch(db, ctx, batch, source=path.name, turn=turn)
         conflicts = [Rejection(c.line, c.field, c.code, c.reason) for c in result.conflicts]
         return Submitted(result.inserted, result.already_present, conflicts)
 
@@ -60,8 +69,19 @@ def import_records_file(
             rejects.write(rejection)
         summary.rejected += len(rejected) + len(stored.rejections)
 
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmp-records")
-    pending: tuple[Future[Submitted], list[Rejection]] | None = None
+    # SQLite's write transactions are exclusive: a second writer would only queue.
+    writers = 1 if db.is_sqlite else 2
+    writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="dmp-records")
+    pending: deque[tuple[Future[Submitted], list[Rejection]]] = deque()
+    turn: Turn | None = None
+
+    def submit(batch: pa.Table, before: list[Rejection]) -> None:
+        nonlocal turn
+        while len(pending) >= writers:
+            finish(*pending.popleft())
+        turn = Turn(turn)
+        pending.append((writer.submit(store, batch, turn), before))
+
     waiting = _Waiting()
     try:
         with progress_bar(path.name, source.size, show_progress) as advance:
@@ -70,15 +90,15 @@ def import_records_file(
                 summary.read += chunk.lines
                 waiting.add(good, [*chunk.rejections, *rejected])
                 while waiting.rows >= batch_size:
-                    batch, before = waiting.take(batch_size)
-                    if pending is not None:
-                        finish(*pending)
-                    pending = (writer.submit(store, batch), before)
+                    submit(*waiting.take(batch_size))
                 advance(chunk.end_offset, summary.read)
             batch, before = waiting.take(waiting.rows)
-            if pending is not None:
-                finish(*pending)
-            finish(writer.submit(store, batch) if batch.num_rows else None, before)
+            if batch.num_rows:
+                submit(batch, before)
+                before = []
+            while pending:
+                finish(*pending.popleft())
+            finish(None, before)
     finally:
         # Ctrl-C or a failure: the batch being stored commits (or rolls back) whole.
         writer.shutdown(wait=True, cancel_futures=True)
