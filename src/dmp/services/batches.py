@@ -63,6 +63,10 @@ class Turn:
             raise EarlierBatchFailed("an earlier batch of this import was not stored")
 
     def finish(self, committed: bool) -> None:
+        """The batch is over, stored or not; only the first call counts (a runner calls
+        it again, failed, whatever became of the batch, so that no turn is left open)."""
+        if self._over.is_set():
+            return
         self._committed = committed
         self._inserted.set()
         self._over.set()

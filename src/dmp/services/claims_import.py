@@ -10,13 +10,23 @@ committed batch whose issues were lost.
 
 What needs no database — setting apart and judging the claim_ids repeated within the
 batch, writing its lines as COPY text on PostgreSQL — is `prepare_batch`, which the
-runner calls while the batch before is being stored: the transaction, which holds the
-claims table's lock, does only the probes, the insert and the bookkeeping.
+runner calls while the batch before is being stored: the transaction does only the
+probes, the insert and the bookkeeping.
+
+On PostgreSQL two batches are stored at once, on two connections (`Turn`): batch k+1
+probes and copies its lines while batch k does the same or finishes; its bookkeeping
+(the progress row, the audit event, the reject file) waits for k's commit, so batches
+commit in file order and a resume starts exactly after the last one committed. If k+1
+gives a claim_id that k also gives, its probe could not see k's uncommitted line and
+its insert would fail on the key: such a batch waits for k's commit before it probes.
+Imports run one at a time (`one_import_at_a_time`), so no other import's lines slip in
+between a batch's probes and its insert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -24,7 +34,7 @@ import pyarrow.compute as pc
 
 from dmp.domain.audit import AuditAction
 from dmp.domain.claims import ClaimCategory, ClaimLine, conflict_reason, differing_field
-from dmp.services.batches import first_of_each
+from dmp.services.batches import Turn, first_of_each
 from dmp.services.context import Ctx
 from dmp.services.trail import trace
 from dmp.storage import claims as store
@@ -65,6 +75,9 @@ class PreparedBatch:
     repeated: int  # lines whose claim_id came earlier in the batch
     repeat_conflicts: list[LineIssue]  # those of them with other content
     encoded: pa.Buffer | None  # `unique` as COPY text (PostgreSQL), or None
+    # It gives a claim_id of the batch prepared before it: it may be stored only once
+    # that one has committed (see the module docstring).
+    after_previous: bool = False
 
 
 @dataclass(slots=True)
@@ -87,24 +100,64 @@ def begin_import(db: Database, ctx: Ctx, fresh: ImportProgress) -> ImportProgres
     return fresh
 
 
-def prepare_batch(db: Database, batch: ClaimBatch) -> PreparedBatch:
-    """The batch's work that needs no database nor lock (see the module docstring)."""
+@contextmanager
+def one_import_at_a_time(db: Database) -> Iterator[None]:
+    """Held for a whole import: another one waits for its end (storage.claims.import_lock)."""
+    with store.import_lock(db.engine):
+        yield
+
+
+def prepare_batch(
+    db: Database, batch: ClaimBatch, previous: PreparedBatch | None = None
+) -> PreparedBatch:
+    """The batch's work that needs no database nor lock (see the module docstring);
+    `previous`: the batch prepared before it, possibly still being stored."""
     unique, repeated = first_of_each(batch.lines, "claim_id")
     repeats = _compare_repeats(unique, repeated)
     postgres = db.engine.dialect.name == "postgresql"
     encoded = store.encode_lines(unique) if postgres and unique.num_rows else None
-    return PreparedBatch(batch, unique, repeated.num_rows, repeats, encoded)
+    shared = previous is not None and bool(
+        pc.any(pc.is_in(unique["claim_id"], value_set=previous.unique["claim_id"])).as_py()
+    )
+    return PreparedBatch(batch, unique, repeated.num_rows, repeats, encoded, shared)
 
 
 def store_batch(
-    db: Database, ctx: Ctx, progress: ImportProgress, prepared: PreparedBatch, report: Report
+    db: Database,
+    ctx: Ctx,
+    progress: ImportProgress,
+    prepared: PreparedBatch,
+    report: Report,
+    turn: Turn | None = None,
 ) -> BatchResult:
     """Store one prepared batch and advance `progress` with it (in place, once
-    committed)."""
+    committed). `turn`: its place among the batches stored two at a time."""
+    committed = False
+    try:
+        if turn is not None and prepared.after_previous:
+            turn.may_update()
+        result = _store(db, ctx, progress, prepared, report, turn)
+        committed = True
+    finally:
+        if turn is not None:
+            turn.finish(committed)
+    return result
+
+
+def _store(
+    db: Database,
+    ctx: Ctx,
+    progress: ImportProgress,
+    prepared: PreparedBatch,
+    report: Report,
+    turn: Turn | None,
+) -> BatchResult:
     batch, repeats = prepared.batch, prepared.repeat_conflicts
     issues = [*batch.issues, *repeats]
     with db.write() as conn:
         stored = store.store_claims(conn, prepared.unique, prepared.encoded)
+        if turn is not None:  # the batch before has advanced `progress` once this returns
+            turn.may_update()
         issues += [LineIssue(n, f, CONFLICT, conflict_reason(f)) for n, f in stored.conflicts]
         issues.sort()
         conflicts = sum(1 for i in issues if i.code == CONFLICT)

@@ -15,14 +15,16 @@ twice):
 
 No staging table and no second pass over the batch: on PostgreSQL, COPY into a staging
 table and re-reading it cost as much as the insert. Nothing can slip in between the
-probes and the insert: a batch holds the claims table in SHARE ROW EXCLUSIVE mode on
-PostgreSQL (imports and purges queue, readers do not wait) and SQLite's write
-transactions are exclusive.
+probes and the insert: on PostgreSQL claims imports run one at a time (`import_lock`)
+and the two batches of an import stored at once share no claim_id (the runner has the
+later one wait for the earlier one's commit when they do); SQLite's write transactions
+are exclusive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from dmp.domain.claims import COLUMNS, ClaimCategory, ClaimLine, differing_field
 from dmp.storage.dialect import placeholder
@@ -48,6 +50,35 @@ class StoredBatch:
     duplicates: int = 0
     unknown: int = 0  # lines whose INS is not in the registry
     conflicts: list[tuple[int, str]] = field(default_factory=list)  # (line, field)
+
+
+# The advisory lock of claims imports ('dmpclaim' in ASCII).
+_IMPORT_LOCK = 0x646D70636C61696D
+
+
+@contextmanager
+def import_lock(engine: Engine) -> Iterator[None]:
+    """Claims imports one at a time on PostgreSQL, the next waiting for the one running:
+    a session advisory lock, held on a connection of its own from the import's start to
+    its end (outside any transaction: an open one would hold back vacuum all along).
+    Its batches' probes can then trust that no other import stores a claim_id meanwhile.
+    A process that dies lets go of it with its connection. SQLite needs none: its write
+    transactions are exclusive."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({_IMPORT_LOCK})")
+        conn.commit()
+        try:
+            yield
+        finally:
+            try:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_IMPORT_LOCK})")
+                conn.commit()
+            except Exception:
+                conn.invalidate()  # never back to the pool still holding the lock
+                raise
 
 
 def encode_lines(lines: pa.Table) -> pa.Buffer:
@@ -70,7 +101,6 @@ def store_claims(
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cur:
-            cur.execute("LOCK TABLE claim IN SHARE ROW EXCLUSIVE MODE")
             # The probe tables have no statistics: without this the planner may hash
             # the whole claim table for each batch instead of probing its index per
             # value, and compile the statements (JIT) for every batch.

@@ -2,12 +2,15 @@
 
 The file is read in chunks (source.py), checked with Arrow kernels (checks.py),
 prepared (services.claims_import.prepare_batch: repeats judged, COPY text written) and
-stored batch by batch, in file order, by one writer thread while the next chunk is
-read, checked and prepared (Arrow and the database driver release the GIL). At most
-one chunk is being read and one stored: memory stays flat whatever the file's size. A
-failure on either side stops the import once the batch being stored has committed or
-rolled back whole: the writer's is raised when its batch is awaited, the reader's
-after the writer is shut down.
+stored batch by batch, committed in file order, by a writer thread while the next
+chunk is read, checked and prepared (Arrow and the database driver release the GIL).
+On PostgreSQL two writer threads store two batches at once, on two connections, so
+that the server's two cores both work (services.claims_import says how they keep out
+of each other's way); SQLite has one (its write transactions are exclusive). At most
+one chunk is being read and that many stored: memory stays flat whatever the file's
+size. A failure on either side stops the import once the batches being stored have
+committed or rolled back whole (a batch after a failed one gives up): the writer's is
+raised when its batch is awaited, the reader's after the writers are shut down.
 
 Resuming: each batch's transaction also records where the file stands (the
 claim_import row of the file's SHA-256), so after a crash or Ctrl-C a rerun of the same
@@ -21,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,12 +37,15 @@ from dmp.domain.time import local_date
 from dmp.feeds.claims.checks import check_chunk
 from dmp.feeds.claims.source import BLOCK_SIZE, Chunk, ClaimsFile
 from dmp.feeds.runner import progress_bar
+from dmp.services.batches import Turn
 from dmp.services.claims_import import (
     BatchResult,
     ClaimBatch,
     LineIssue,
+    PreparedBatch,
     begin_import,
     finish_import,
+    one_import_at_a_time,
     prepare_batch,
     store_batch,
 )
@@ -89,40 +96,64 @@ def import_claims_file(
     """Import (or resume importing) `path`; `after_batch(n)` is told of each committed
     batch (tests use it to interrupt an import)."""
     source = ClaimsFile(path, block_size)
-    fresh = ImportProgress(fingerprint(path), path.name, source.size)
-    progress = begin_import(db, ctx, fresh)
-    resumed = progress.line if progress is not fresh else None
-    summary = ClaimsSummary(progress.counts, resumed)
-    today = local_date(ctx.now)
-    with _rejects(rejects_path, progress.line if resumed else None) as rejects:
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmp-claims")
-        pending: Future[BatchResult] | None = None
-
-        def committed() -> None:
-            assert pending is not None
-            pending.result()
-            summary.batches += 1
-            if after_batch:
-                after_batch(summary.batches)
-
-        try:
-            with progress_bar(path.name, source.total, show_progress) as advance:
-                for chunk in source.chunks(progress.position, progress.line + 1):
-                    batch = prepare_batch(db, _batch(chunk, today))
-                    if pending is not None:
-                        committed()
-                    pending = writer.submit(store_batch, db, ctx, progress, batch, rejects)
-                    advance(source.done, progress.counts["read"])
-                if pending is not None:
-                    committed()
-        finally:
-            # Ctrl-C or a failure: the batch being stored commits (or rolls back) whole.
-            writer.shutdown(wait=True, cancel_futures=True)
-        finish_import(db, ctx, progress)
+    with one_import_at_a_time(db):
+        fresh = ImportProgress(fingerprint(path), path.name, source.size)
+        progress = begin_import(db, ctx, fresh)
+        resumed = progress.line if progress is not fresh else None
+        summary = ClaimsSummary(progress.counts, resumed)
+        with _rejects(rejects_path, progress.line if resumed else None) as rejects:
+            _store_batches(db, ctx, source, progress, rejects, summary, show_progress, after_batch)
+            finish_import(db, ctx, progress)
     summary.counts = progress.counts
     if summary.counts["rejected"] or summary.counts["conflicts"]:
         summary.rejects_path = rejects_path
     return summary
+
+
+def _store_batches(
+    db: Database,
+    ctx: Ctx,
+    source: ClaimsFile,
+    progress: ImportProgress,
+    rejects: RejectFile,
+    summary: ClaimsSummary,
+    show_progress: bool,
+    after_batch: Callable[[int], None] | None,
+) -> None:
+    today = local_date(ctx.now)
+    writers = 1 if db.is_sqlite else 2
+    writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="dmp-claims")
+    pending: deque[Future[BatchResult]] = deque()
+    turn: Turn | None = None
+    previous: PreparedBatch | None = None
+
+    def store(prepared: PreparedBatch, turn: Turn) -> BatchResult:
+        try:
+            return store_batch(db, ctx, progress, prepared, rejects, turn)
+        finally:
+            turn.finish(committed=False)  # no effect once the batch has ended its turn
+
+    def committed() -> None:
+        pending.popleft().result()
+        summary.batches += 1
+        if after_batch:
+            after_batch(summary.batches)
+
+    try:
+        with progress_bar(source.path.name, source.total, show_progress) as advance:
+            for chunk in source.chunks(progress.position, progress.line + 1):
+                prepared = prepare_batch(db, _batch(chunk, today), previous)
+                while len(pending) >= writers:
+                    committed()
+                turn = Turn(turn)
+                pending.append(writer.submit(store, prepared, turn))
+                previous = prepared
+                advance(source.done, progress.counts["read"])
+            while pending:
+                committed()
+    finally:
+        # Ctrl-C or a failure: the batches being stored commit (or roll back) whole.
+        writer.shutdown(wait=True, cancel_futures=True)
 
 
 def _batch(chunk: Chunk, today: date) -> ClaimBatch:
