@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
@@ -134,10 +136,11 @@ def serve(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen
     raise RuntimeError("dmp serve did not start")
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of the server process and its workers so far, read from
-    /proc (Linux): what a publish costs the server, whatever else runs on the machine."""
-    total, pending = 0.0, [pid]
+def server_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user, system) of the server process and its workers so far, read from
+    /proc (Linux): what a publish costs the server, whatever else runs on the machine.
+    The system share is the kernel's: sockets, fsyncs, file creation, locks."""
+    user, system, pending = 0.0, 0.0, [pid]
     ticks = os.sysconf("SC_CLK_TCK")
     while pending:
         current = pending.pop()
@@ -147,16 +150,84 @@ def server_cpu_seconds(pid: int) -> float:
         except OSError:
             continue  # gone meanwhile
         fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        user += int(fields[11]) / ticks  # utime
+        system += int(fields[12]) / ticks  # stime
         pending.extend(int(child) for child in children.split())
-    return total
+    return user, system
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One run: documents/s, and CPU milliseconds per document of the server (user,
+    system) and of this bench's clients (what they take from the server's 2 cores)."""
+
+    rate: float
+    server_user: float
+    server_system: float
+    client: float
+    # The server's instructions, millions per document (--instructions): user, kernel.
+    instructions: tuple[float, float] | None
+
+    @property
+    def server(self) -> float:
+        return self.server_user + self.server_system
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server process and its workers."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children.split())
+    return found
+
+
+class InstructionCount:
+    """The instructions the server's processes execute meanwhile (Linux `perf stat`,
+    user and kernel): unlike time, hardly changed by what else runs on the machine, so
+    a change's effect shows even while other benchmarks share the 2 cores."""
+
+    def __init__(self, pid: int, folder: Path) -> None:
+        self.output = folder / f"perf-{pid}.csv"
+        pids = ",".join(str(p) for p in server_pids(pid))
+        events = "instructions:u,instructions:k"
+        self.perf = subprocess.Popen(
+            ["perf", "stat", "-x", ",", "-e", events, "-p", pids, "-o", str(self.output)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)  # perf attaches
+
+    def stop(self) -> tuple[float, float]:
+        """Instructions executed since the start: in user space, in the kernel."""
+        self.perf.send_signal(signal.SIGINT)
+        self.perf.wait(timeout=10)
+        counted = {}
+        for line in self.output.read_text().splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions:"):
+                counted[fields[2]] = float(fields[0])
+        if len(counted) != 2:
+            raise RuntimeError(f"perf stat counted nothing: {self.output.read_text()!r}")
+        return counted["instructions:u"], counted["instructions:k"]
 
 
 def run(
-    url: str, data_dir: Path, documents: int, clients: int, workers: int, offset: int
-) -> tuple[float, float]:
+    url: str,
+    data_dir: Path,
+    documents: int,
+    clients: int,
+    workers: int,
+    offset: int,
+    instructions: bool = False,
+) -> Figures:
     """Documents/s for `documents` single-document bundles from `clients` threads, and
-    the server's CPU milliseconds per document."""
+    the CPU milliseconds per document of the server and of the clients."""
     people = patients(PATIENTS)
     token = open_dev_issuer(data_dir, "dev").issue(
         Role.PROFESSIONAL,
@@ -187,12 +258,16 @@ def run(
 
     try:
         post(bundle(people[0].identity.ins, -1 - offset, pdf))
-        cpu_before = server_cpu_seconds(server.pid)
+        counter = InstructionCount(server.pid, data_dir) if instructions else None
+        user_before, system_before = server_cpu_seconds(server.pid)
+        client_before = time.process_time()
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             statuses = list(pool.map(post, bodies))
         elapsed = time.perf_counter() - started
-        cpu = server_cpu_seconds(server.pid) - cpu_before
+        client = time.process_time() - client_before
+        user, system = server_cpu_seconds(server.pid)
+        counted = counter.stop() if counter else None
     finally:
         for http in connections:
             http.close()
@@ -201,7 +276,14 @@ def run(
     failed = [s for s in statuses if s != 200]
     if failed:
         raise RuntimeError(f"{len(failed)} publishes failed, e.g. HTTP {failed[0]}")
-    return documents / elapsed, 1000 * cpu / documents
+    per_document = 1000 / documents
+    return Figures(
+        documents / elapsed,
+        (user - user_before) * per_document,
+        (system - system_before) * per_document,
+        client * per_document,
+        None if counted is None else (counted[0] / documents / 1e6, counted[1] / documents / 1e6),
+    )
 
 
 def main() -> None:
@@ -215,6 +297,11 @@ def main() -> None:
     # 153–167 with one), so one serves it unless asked otherwise.
     parser.add_argument("--sqlite-workers", type=int, default=1, help="server processes on SQLite")
     parser.add_argument("--backend", choices=BACKENDS, action="append")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the server's instructions per document with perf stat (Linux)",
+    )
     args = parser.parse_args()
     table = Table(
         title=f"Publish (ITI-65), 50 KB PDF, HTTP, {args.clients} clients, "
@@ -224,6 +311,8 @@ def main() -> None:
     table.add_column("documents/s (median)", justify="right")
     table.add_column("runs", justify="right")
     table.add_column("server CPU ms/document (median)", justify="right")
+    table.add_column("of which system", justify="right")
+    table.add_column("client CPU ms/document", justify="right")
     with backends() as chosen:
         for backend in args.backend or BACKENDS:
             with chosen.fresh(backend) as db:
@@ -231,23 +320,37 @@ def main() -> None:
                 url = str(db.engine.url.render_as_string(hide_password=False))
                 data_dir = chosen.folder / f"data-{backend}"
                 data_dir.mkdir()
-                rates, costs = [], []
+                runs: list[Figures] = []
                 for r in range(args.runs):
                     workers = args.sqlite_workers if backend == "sqlite" else args.workers
-                    rate, cost = run(
-                        url, data_dir, args.documents, args.clients, workers, r * 10**6
+                    f = run(
+                        url,
+                        data_dir,
+                        args.documents,
+                        args.clients,
+                        workers,
+                        r * 10**6,
+                        args.instructions,
                     )
                     console.print(
-                        f"{backend} run {r + 1}: {rate:,.0f} documents/s, "
-                        f"server CPU {cost:.2f} ms/document"
+                        f"{backend} run {r + 1}: {f.rate:,.0f} documents/s, server CPU "
+                        f"{f.server:.2f} ms/document ({f.server_system:.2f} system), "
+                        f"client CPU {f.client:.2f} ms/document, load {os.getloadavg()[0]:.1f}"
+                        + (
+                            f", instructions {f.instructions[0]:.1f} M user "
+                            f"+ {f.instructions[1]:.1f} M kernel/document"
+                            if f.instructions
+                            else ""
+                        )
                     )
-                    rates.append(rate)
-                    costs.append(cost)
+                    runs.append(f)
             table.add_row(
                 backend,
-                f"{median(rates):,.0f}",
-                " ".join(f"{x:.0f}" for x in rates),
-                f"{median(costs):.2f}",
+                f"{median([f.rate for f in runs]):,.0f}",
+                " ".join(f"{f.rate:.0f}" for f in runs),
+                f"{median([f.server for f in runs]):.2f}",
+                f"{median([f.server_system for f in runs]):.2f}",
+                f"{median([f.client for f in runs]):.2f}",
             )
     console.print(table)
 

@@ -18,7 +18,7 @@ from dmp.api.fhir.resources import document_reference, flags_of_labels, instant
 from dmp.api.fhir.search import document_query
 from dmp.api.fhir.submission import read_submission
 from dmp.api.json import FhirJson
-from dmp.api.records import AuthenticatedCtxDep
+from dmp.api.records import AuthenticatedCtxDep, authenticated_ctx
 from dmp.domain.errors import InvalidInput
 from dmp.services import documents as service
 from dmp.services.context import Ctx
@@ -36,10 +36,16 @@ async def vault(request: Request) -> service.Vault:
 VaultDep = Annotated[service.Vault, Depends(vault)]
 
 
-async def transaction(request: Request, ctx: AuthenticatedCtxDep) -> FhirJson:
-    """POST /fhir — ITI-65 Provide Document Bundle: all the documents, or none."""
-    # The database and the vault straight from the app: each dependency FastAPI solves
-    # costs more per request than reading them (publishing is the API's busiest path).
+async def transaction(request: Request) -> Response:
+    """POST /fhir — ITI-65 Provide Document Bundle: all the documents, or none.
+
+    A plain Starlette endpoint, not a FastAPI one: publishing is the API's busiest path,
+    and FastAPI's dependency solving and request handling cost about 6 % of a publish's
+    instructions (docs/decisions/0009-documents.md, "Speed (session 5)"). It asks the
+    same things in the same order — the caller proven by a bearer token (401 before the
+    body is read), the body's size and JSON, then the submission — and its errors go
+    through the app's handlers, as OperationOutcomes (api/outcomes.py, api/auth.py)."""
+    ctx = await authenticated_ctx(await deps.ctx(request))
     db: Database = request.app.state.db
     vault: service.Vault = request.app.state.vault
     # base64 grows the bytes by 4/3; a Bundle may carry several documents.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pybase64
+
 from dmp.api.fhir import systems
 from dmp.api.fhir.resources import flags_of_labels
 from dmp.domain.documents import Flag, NewDocument, Submission, visibility_of
@@ -299,11 +301,12 @@ def _bytes(
         r.fail("BASE64", "data must be base64 text", data_path)
         return b"", mime
     try:
-        # Strict (the standard alphabet, padding only at the end), as
-        # b64decode(validate=True) is, but fed bytes: decoding a str converts it first,
-        # more slowly than str.encode does (a sixth of the decoding of a 50 KB PDF).
-        return binascii.a2b_base64(raw.encode("ascii"), strict_mode=True), mime
-    except (binascii.Error, UnicodeEncodeError):
+        # pybase64 (SIMD): 6 µs for a 50 KB PDF where the standard library's decoder
+        # took 200–250 µs, the largest single cost of reading a submission. Strict like
+        # a2b_base64(strict_mode=True) — the standard alphabet only, padding only at the
+        # end — and stricter still on excess padding (tests/api/fhir/test_submission.py).
+        return pybase64.b64decode(raw, validate=True), mime
+    except (binascii.Error, ValueError):
         r.fail("BASE64", "data is not valid base64", data_path)
         return b"", mime
 
