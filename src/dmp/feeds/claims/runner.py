@@ -24,12 +24,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -37,7 +36,7 @@ from dmp.domain.time import local_date
 from dmp.feeds.claims.checks import check_chunk
 from dmp.feeds.claims.source import BLOCK_SIZE, Chunk, ClaimsFile
 from dmp.feeds.runner import progress_bar
-from dmp.services.batches import Turn
+from dmp.feeds.writers import BatchWriters
 from dmp.services.claims_import import (
     BatchResult,
     ClaimBatch,
@@ -121,20 +120,10 @@ def _store_batches(
     after_batch: Callable[[int], None] | None,
 ) -> None:
     today = local_date(ctx.now)
-    writers = 1 if db.is_sqlite else 2
-    writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="dmp-claims")
-    pending: deque[Future[BatchResult]] = deque()
-    turn: Turn | None = None
+    writers: BatchWriters[BatchResult] = BatchWriters(db, "dmp-claims")
     previous: PreparedBatch | None = None
 
-    def store(prepared: PreparedBatch, turn: Turn) -> BatchResult:
-        try:
-            return store_batch(db, ctx, progress, prepared, rejects, turn)
-        finally:
-            turn.finish(committed=False)  # no effect once the batch has ended its turn
-
-    def committed() -> None:
-        pending.popleft().result()
+    def committed(_: BatchResult) -> None:
         summary.batches += 1
         if after_batch:
             after_batch(summary.batches)
@@ -143,17 +132,16 @@ def _store_batches(
         with progress_bar(source.path.name, source.total, show_progress) as advance:
             for chunk in source.chunks(progress.position, progress.line + 1):
                 prepared = prepare_batch(db, _batch(chunk, today), previous)
-                while len(pending) >= writers:
-                    committed()
-                turn = Turn(turn)
-                pending.append(writer.submit(store, prepared, turn))
+                for result in writers.submit(
+                    partial(store_batch, db, ctx, progress, prepared, rejects)
+                ):
+                    committed(result)
                 previous = prepared
                 advance(source.done, progress.counts["read"])
-            while pending:
-                committed()
+            for result in writers.drain():
+                committed(result)
     finally:
-        # Ctrl-C or a failure: the batches being stored commit (or roll back) whole.
-        writer.shutdown(wait=True, cancel_futures=True)
+        writers.close()
 
 
 def _batch(chunk: Chunk, today: date) -> ClaimBatch:

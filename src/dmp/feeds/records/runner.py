@@ -19,8 +19,6 @@ every batch it committed; the service makes a rerun add nothing.
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +27,7 @@ from dmp.feeds.csvsource import Rejection
 from dmp.feeds.records.checks import check_chunk
 from dmp.feeds.records.source import BLOCK_SIZE, RecordsFile
 from dmp.feeds.runner import ImportSummary, RejectFile, Submitted, progress_bar
+from dmp.feeds.writers import BatchWriters
 from dmp.services.batches import Turn
 from dmp.services.context import Ctx
 from dmp.services.legacy_import import import_legacy_batch
@@ -61,26 +60,18 @@ def import_records_file(
         conflicts = [Rejection(c.line, c.field, c.code, c.reason) for c in result.conflicts]
         return Submitted(result.inserted, result.already_present, conflicts)
 
-    def finish(pending: Future[Submitted] | None, rejected: list[Rejection]) -> None:
-        stored = pending.result() if pending is not None else Submitted()
+    def finish(stored: Submitted, rejected: list[Rejection]) -> None:
         summary.inserted += stored.inserted
         summary.already_present += stored.already_present
         for rejection in sorted([*rejected, *stored.rejections], key=lambda r: r.line):
             rejects.write(rejection)
         summary.rejected += len(rejected) + len(stored.rejections)
 
-    # SQLite's write transactions are exclusive: a second writer would only queue.
-    writers = 1 if db.is_sqlite else 2
-    writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="dmp-records")
-    pending: deque[tuple[Future[Submitted], list[Rejection]]] = deque()
-    turn: Turn | None = None
+    writers: BatchWriters[tuple[Submitted, list[Rejection]]] = BatchWriters(db, "dmp-records")
 
     def submit(batch: pa.Table, before: list[Rejection]) -> None:
-        nonlocal turn
-        while len(pending) >= writers:
-            finish(*pending.popleft())
-        turn = Turn(turn)
-        pending.append((writer.submit(store, batch, turn), before))
+        for stored, rejected in writers.submit(lambda turn: (store(batch, turn), before)):
+            finish(stored, rejected)
 
     waiting = _Waiting()
     try:
@@ -96,12 +87,11 @@ def import_records_file(
             if batch.num_rows:
                 submit(batch, before)
                 before = []
-            while pending:
-                finish(*pending.popleft())
-            finish(None, before)
+            for stored, rejected in writers.drain():
+                finish(stored, rejected)
+            finish(Submitted(), before)
     finally:
-        # Ctrl-C or a failure: the batch being stored commits (or rolls back) whole.
-        writer.shutdown(wait=True, cancel_futures=True)
+        writers.close()
         rejects.close()
     if summary.rejected:
         summary.rejects_path = rejects.path
